@@ -1,0 +1,142 @@
+/*
+ * The one seam between libpodfs' core (inode table, open files, later the
+ * cache and lock layers) and a storage backend (NFS, CephFS). A backend
+ * only talks to its server; it keeps no cache of its own.
+ */
+#ifndef PODFS_BACKEND_H
+#define PODFS_BACKEND_H
+
+#include <podfs/podfs.h>
+
+struct podfs_config;
+
+/* A file system object as a backend knows it. Backends embed this as the
+ * first member of their own struct and get back with container_of().
+ * KEY identifies the object on the server (NFS fileid, Ceph inode
+ * number): the core keeps one inode per key. */
+struct podfs_bobj {
+	uint64_t key;
+};
+
+/* An open file of a backend; embedded first like podfs_bobj. */
+struct podfs_bfile {
+	struct podfs_bobj *obj;
+};
+
+/* One attached backend instance; embedded first in the backend's struct. */
+struct podfs_backend {
+	const struct podfs_backend_ops *ops;
+	struct podfs_volume *vol; /* for podfs_set_error() */
+};
+
+/* Gets each entry of a directory, "." and ".." excluded. OBJ is a new
+ * reference the callee takes over (it may be NULL where the backend cannot
+ * name the entry cheaply); ST its attributes. A non-zero return stops the
+ * walk and is returned by readdir. */
+typedef int (*podfs_bdirent_cb)(void *arg, const char *name,
+				struct podfs_bobj *obj, const struct stat *st);
+
+/*
+ * Every call returns 0 (or a count) or -errno, and on failure leaves a
+ * message with podfs_set_error(be->vol, ...). Calls on one backend may come
+ * from many threads at once. Objects returned through "struct podfs_bobj
+ * **" are new references, released with put. A NULL op answers -ENOTSUP.
+ */
+struct podfs_backend_ops {
+	int version; /* PODFS_BACKEND_OPS_VERSION */
+	const char *name;
+
+	/* Connects and checks the volume's root exists. */
+	int (*attach)(const struct podfs_config *cfg, struct podfs_volume *vol,
+		      struct podfs_backend **out);
+	void (*detach)(struct podfs_backend *be);
+
+	int (*root)(struct podfs_backend *be, struct podfs_bobj **obj,
+		    struct stat *st);
+	int (*lookup)(struct podfs_backend *be, struct podfs_bobj *dir,
+		      const char *name, struct podfs_bobj **obj,
+		      struct stat *st);
+	/* The core found an object it already knows (same key) under a new
+	 * name: OLD stays, NEW is released. A path-based backend points OLD
+	 * at NEW's name, since the name it had may be gone. */
+	void (*merge)(struct podfs_backend *be, struct podfs_bobj *old,
+		      struct podfs_bobj *new_obj);
+	void (*put)(struct podfs_backend *be, struct podfs_bobj *obj);
+
+	/* FILE may be NULL, or an open file of OBJ to prefer. */
+	int (*getattr)(struct podfs_backend *be, struct podfs_bobj *obj,
+		       struct podfs_bfile *file, struct stat *st);
+	int (*setattr)(struct podfs_backend *be, struct podfs_bobj *obj,
+		       struct podfs_bfile *file, const struct stat *attr,
+		       int to_set, struct stat *out);
+
+	int (*readdir)(struct podfs_backend *be, struct podfs_bobj *dir,
+		       podfs_bdirent_cb cb, void *arg);
+
+	int (*mkdir)(struct podfs_backend *be, struct podfs_bobj *dir,
+		     const char *name, mode_t mode,
+		     const struct podfs_cred *cred, struct podfs_bobj **obj,
+		     struct stat *st);
+	int (*mknod)(struct podfs_backend *be, struct podfs_bobj *dir,
+		     const char *name, mode_t mode, dev_t rdev,
+		     const struct podfs_cred *cred, struct podfs_bobj **obj,
+		     struct stat *st);
+	int (*symlink)(struct podfs_backend *be, struct podfs_bobj *dir,
+		       const char *name, const char *target,
+		       const struct podfs_cred *cred, struct podfs_bobj **obj,
+		       struct stat *st);
+	/* Creates (honouring O_EXCL) and opens. */
+	int (*create)(struct podfs_backend *be, struct podfs_bobj *dir,
+		      const char *name, mode_t mode, int flags,
+		      const struct podfs_cred *cred, struct podfs_bobj **obj,
+		      struct stat *st, struct podfs_bfile **file);
+	int (*link)(struct podfs_backend *be, struct podfs_bobj *obj,
+		    struct podfs_bobj *newdir, const char *newname,
+		    struct stat *st);
+	int (*unlink)(struct podfs_backend *be, struct podfs_bobj *dir,
+		      const char *name);
+	int (*rmdir)(struct podfs_backend *be, struct podfs_bobj *dir,
+		     const char *name);
+	int (*rename)(struct podfs_backend *be, struct podfs_bobj *dir,
+		      const char *name, struct podfs_bobj *newdir,
+		      const char *newname, unsigned flags);
+	/* Fills BUF (NUL-terminated, truncated); returns the full length. */
+	ssize_t (*readlink)(struct podfs_backend *be, struct podfs_bobj *obj,
+			    char *buf, size_t size);
+	int (*statfs)(struct podfs_backend *be, struct podfs_bobj *obj,
+		      struct statvfs *st);
+
+	/* FLAGS as open(2); O_CREAT/O_EXCL never reach open. */
+	int (*open)(struct podfs_backend *be, struct podfs_bobj *obj, int flags,
+		    struct podfs_bfile **file);
+	/* Short only at end of file; any size (the backend splits it). */
+	ssize_t (*read)(struct podfs_backend *be, struct podfs_bfile *file,
+			void *buf, size_t count, off_t off);
+	/* All or an error; appends when the file was opened O_APPEND. */
+	ssize_t (*write)(struct podfs_backend *be, struct podfs_bfile *file,
+			 const void *buf, size_t count, off_t off);
+	int (*fsync)(struct podfs_backend *be, struct podfs_bfile *file,
+		     int datasync);
+	int (*close)(struct podfs_backend *be, struct podfs_bfile *file);
+
+	ssize_t (*getxattr)(struct podfs_backend *be, struct podfs_bobj *obj,
+			    const char *name, void *value, size_t size);
+	int (*setxattr)(struct podfs_backend *be, struct podfs_bobj *obj,
+			const char *name, const void *value, size_t size,
+			int flags);
+	ssize_t (*listxattr)(struct podfs_backend *be, struct podfs_bobj *obj,
+			     char *list, size_t size);
+	int (*removexattr)(struct podfs_backend *be, struct podfs_bobj *obj,
+			   const char *name);
+};
+
+#define PODFS_BACKEND_OPS_VERSION 1
+
+#ifdef HAVE_NFS
+extern const struct podfs_backend_ops podfs_nfs_backend;
+#endif
+#ifdef HAVE_CEPH
+extern const struct podfs_backend_ops podfs_ceph_backend;
+#endif
+
+#endif /* PODFS_BACKEND_H */

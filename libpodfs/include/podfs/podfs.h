@@ -1,0 +1,218 @@
+/*
+ * libpodfs: one C API over remote shared storage (NFS through libnfs,
+ * CephFS through libcephfs). Two levels share one volume: an inode level
+ * (podfs_ll_*) that a FUSE low-level filesystem sits on, and a path level
+ * for programs that link the library directly. See libpodfs(3).
+ */
+#ifndef PODFS_PODFS_H
+#define PODFS_PODFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Offsets and sizes are 64-bit; build with -D_FILE_OFFSET_BITS=64
+ * (pkg-config --cflags libpodfs says so). */
+_Static_assert(sizeof(off_t) == 8, "libpodfs needs -D_FILE_OFFSET_BITS=64");
+
+#define PODFS_VERSION_MAJOR 0
+#define PODFS_VERSION_MINOR 1
+
+/* The inode number of a volume's root, as FUSE expects it. */
+#define PODFS_ROOT_INO 1
+
+typedef struct podfs_volume podfs_volume;
+typedef struct podfs_file podfs_file;
+typedef struct podfs_dir podfs_dir;
+
+/* Who a new object belongs to (create, mkdir, mknod, symlink). */
+struct podfs_cred {
+	uid_t uid;
+	gid_t gid;
+};
+
+/* A looked-up object: the inode number the caller now holds one lookup
+ * reference on (release it with podfs_ll_forget) and its attributes. */
+struct podfs_entry {
+	uint64_t ino;
+	struct stat attr;
+};
+
+/* ---- Volumes ----------------------------------------------------------- */
+
+/* A new, unattached volume; NULL only when out of memory. Thread-safe
+ * once attached: many threads may call into one volume at once. */
+podfs_volume *podfs_new(void);
+
+/* Hands a secret (the CephFS key, base64 as in a keyring) to the volume
+ * from memory, so it never has to be in a file or argv. The copy is
+ * wiped when the volume is freed. Call before podfs_attach. */
+int podfs_set_secret(podfs_volume *vol, const char *key);
+
+/* Parses SOURCE and OPTIONS (a comma-separated mount(8)-style list, may be
+ * NULL) without touching the network: 0 or -EINVAL with a message naming
+ * the bad part. podfs_attach does this too. */
+int podfs_parse(podfs_volume *vol, const char *source, const char *options);
+
+/* Connects to the server and attaches the volume.
+ *   nfs://server[:port]/export[/subdir][?opt=val&...]   server:/export[/subdir]
+ *   ceph://[user@]mon[:port][,mon...]/[path][?fs=NAME]  user@fsid.fsname=/path
+ * Returns 0, or -EINVAL (bad source/option), -ENOENT (export or path not
+ * found), -EACCES/-EPERM (authentication failed), -ETIMEDOUT,
+ * -ECONNREFUSED, -EHOSTUNREACH (server not reachable), -ENOMEM. */
+int podfs_attach(podfs_volume *vol, const char *source, const char *options);
+
+/* Flushes and closes every open file, then detaches. Returns the first
+ * error a flush reported (the volume is detached anyway). */
+int podfs_detach(podfs_volume *vol);
+
+/* Detaches if needed and frees the volume. NULL is fine. */
+void podfs_free(podfs_volume *vol);
+
+/* The message of the last call on VOL that failed in this thread, in
+ * words for people ("nfs://h/x: export /x not found on server h").
+ * Valid until the next call on VOL from this thread. Never NULL. */
+const char *podfs_errmsg(podfs_volume *vol);
+
+/* "nfs" or "ceph" once parsed, else NULL. */
+const char *podfs_backend_name(podfs_volume *vol);
+
+/* ---- Inode level (what a FUSE low-level filesystem needs) -------------- */
+/* Inode numbers come from lookups: each call that fills a podfs_entry adds
+ * one lookup reference, released with podfs_ll_forget. */
+
+int podfs_ll_lookup(podfs_volume *vol, uint64_t parent, const char *name,
+		    struct podfs_entry *out);
+void podfs_ll_forget(podfs_volume *vol, uint64_t ino, uint64_t nlookup);
+int podfs_ll_getattr(podfs_volume *vol, uint64_t ino, struct stat *st);
+
+/* Bits of TO_SET (same values as FUSE_SET_ATTR_*). */
+#define PODFS_SET_MODE (1 << 0)
+#define PODFS_SET_UID (1 << 1)
+#define PODFS_SET_GID (1 << 2)
+#define PODFS_SET_SIZE (1 << 3)
+#define PODFS_SET_ATIME (1 << 4)
+#define PODFS_SET_MTIME (1 << 5)
+#define PODFS_SET_ATIME_NOW (1 << 7)
+#define PODFS_SET_MTIME_NOW (1 << 8)
+
+/* Changes the attributes named in TO_SET (truncate with PODFS_SET_SIZE,
+ * st_size). FILE may be NULL or an open file of INO. OUT may be NULL. */
+int podfs_ll_setattr(podfs_volume *vol, uint64_t ino, podfs_file *file,
+		     const struct stat *attr, int to_set, struct stat *out);
+
+int podfs_ll_mkdir(podfs_volume *vol, uint64_t parent, const char *name,
+		   mode_t mode, const struct podfs_cred *cred,
+		   struct podfs_entry *out);
+int podfs_ll_mknod(podfs_volume *vol, uint64_t parent, const char *name,
+		   mode_t mode, dev_t rdev, const struct podfs_cred *cred,
+		   struct podfs_entry *out);
+int podfs_ll_symlink(podfs_volume *vol, uint64_t parent, const char *name,
+		     const char *target, const struct podfs_cred *cred,
+		     struct podfs_entry *out);
+/* Creates and opens a regular file (O_EXCL honoured). */
+int podfs_ll_create(podfs_volume *vol, uint64_t parent, const char *name,
+		    mode_t mode, int flags, const struct podfs_cred *cred,
+		    struct podfs_entry *out, podfs_file **file);
+/* A new name NEWPARENT/NEWNAME for INO; OUT gets a lookup reference. */
+int podfs_ll_link(podfs_volume *vol, uint64_t ino, uint64_t newparent,
+		  const char *newname, struct podfs_entry *out);
+int podfs_ll_unlink(podfs_volume *vol, uint64_t parent, const char *name);
+int podfs_ll_rmdir(podfs_volume *vol, uint64_t parent, const char *name);
+
+#define PODFS_RENAME_NOREPLACE (1 << 0)
+/* Replaces an existing NEWNAME (a file, or an empty directory) atomically
+ * unless FLAGS has PODFS_RENAME_NOREPLACE. */
+int podfs_ll_rename(podfs_volume *vol, uint64_t parent, const char *name,
+		    uint64_t newparent, const char *newname, unsigned flags);
+
+/* Copies the target into BUF (NUL-terminated, truncated to SIZE-1);
+ * returns its full length or -errno. */
+ssize_t podfs_ll_readlink(podfs_volume *vol, uint64_t ino, char *buf,
+			  size_t size);
+int podfs_ll_statfs(podfs_volume *vol, uint64_t ino, struct statvfs *st);
+
+/* FLAGS as open(2): O_RDONLY/O_WRONLY/O_RDWR, O_APPEND, O_TRUNC. */
+int podfs_ll_open(podfs_volume *vol, uint64_t ino, int flags,
+		  podfs_file **file);
+
+/* A directory stream: a snapshot taken at opendir, read from any offset. */
+int podfs_ll_opendir(podfs_volume *vol, uint64_t ino, podfs_dir **dir);
+
+/* Called once per entry from offset OFF on: NAME, its attributes and the
+ * offset of the entry after it. With PODFS_READDIR_PLUS, ENTRY->ino holds
+ * a lookup reference when the callback returns 0 ("." and ".." carry no
+ * reference and ino 0). A non-zero return stops the walk without taking
+ * that entry (the reference is dropped again). */
+typedef int (*podfs_filldir_t)(void *arg, const char *name,
+			       const struct podfs_entry *entry, off_t next);
+#define PODFS_READDIR_PLUS (1 << 0)
+int podfs_ll_readdir(podfs_volume *vol, podfs_dir *dir, off_t off,
+		     int flags, podfs_filldir_t fill, void *arg);
+int podfs_ll_releasedir(podfs_volume *vol, podfs_dir *dir);
+
+/* Extended attributes, where the backend has them (-ENOTSUP otherwise).
+ * get/list return the value's size; with SIZE 0 they only report it. */
+ssize_t podfs_ll_getxattr(podfs_volume *vol, uint64_t ino, const char *name,
+			  void *value, size_t size);
+int podfs_ll_setxattr(podfs_volume *vol, uint64_t ino, const char *name,
+		      const void *value, size_t size, int flags);
+ssize_t podfs_ll_listxattr(podfs_volume *vol, uint64_t ino, char *list,
+			   size_t size);
+int podfs_ll_removexattr(podfs_volume *vol, uint64_t ino, const char *name);
+
+/* ---- Open files (both levels) ------------------------------------------ */
+
+/* A short read happens only at end of file. */
+ssize_t podfs_pread(podfs_volume *vol, podfs_file *file, void *buf,
+		    size_t count, off_t off);
+/* Writes everything or fails; on an O_APPEND file OFF is ignored and the
+ * data goes at the end of the file. */
+ssize_t podfs_pwrite(podfs_volume *vol, podfs_file *file, const void *buf,
+		     size_t count, off_t off);
+/* Returns once the server holds the data stably. */
+int podfs_fsync(podfs_volume *vol, podfs_file *file, int datasync);
+/* Reports any error a write to FILE met that was not yet reported (FUSE
+ * flush, once per close(2) of a descriptor). */
+int podfs_flush(podfs_volume *vol, podfs_file *file);
+/* Flushes and frees FILE; returns a flush error, FILE is gone anyway. */
+int podfs_release(podfs_volume *vol, podfs_file *file);
+/* The inode number of an open file. */
+uint64_t podfs_file_ino(const podfs_file *file);
+
+/* ---- Path level (programs that link the library) ----------------------- */
+/* Paths are relative to the volume's root ("/a/b" and "a/b" alike); a ".."
+ * component is refused (-EINVAL) and symlinks are not followed: podfs_stat
+ * is lstat(2), and podfs_open of a symlink fails with -ELOOP. */
+
+int podfs_open(podfs_volume *vol, const char *path, int flags, mode_t mode,
+	       podfs_file **file);
+/* Same as podfs_release: */
+int podfs_close(podfs_volume *vol, podfs_file *file);
+int podfs_stat(podfs_volume *vol, const char *path, struct stat *st);
+int podfs_mkdir(podfs_volume *vol, const char *path, mode_t mode);
+int podfs_rmdir(podfs_volume *vol, const char *path);
+int podfs_unlink(podfs_volume *vol, const char *path);
+int podfs_rename(podfs_volume *vol, const char *from, const char *to);
+int podfs_truncate(podfs_volume *vol, const char *path, off_t size);
+
+struct podfs_dirent {
+	char name[256];
+	struct stat attr;
+};
+int podfs_opendir(podfs_volume *vol, const char *path, podfs_dir **dir);
+/* 1 and the next entry, 0 at the end, or -errno. Skips "." and "..". */
+int podfs_readdir(podfs_volume *vol, podfs_dir *dir, struct podfs_dirent *ent);
+int podfs_closedir(podfs_volume *vol, podfs_dir *dir);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PODFS_PODFS_H */

@@ -1,0 +1,76 @@
+/*
+ * What libpodfs' own files share and the installed header does not show:
+ * the parsed configuration of a volume and the error-message helpers.
+ */
+#ifndef PODFS_PRIVATE_H
+#define PODFS_PRIVATE_H
+
+#include <podfs/podfs.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr)-offsetof(type, member)))
+
+#define PODFS_EXPORT __attribute__((visibility("default")))
+#define PODFS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+enum podfs_kind { PODFS_KIND_NONE = 0, PODFS_KIND_NFS, PODFS_KIND_CEPH };
+
+/* Defaults, named like the kernel NFS client's where the meaning is the
+ * same. timeo is in tenths of a second. */
+#define PODFS_DEFAULT_NCONNECT 4
+#define PODFS_MAX_NCONNECT 16
+#define PODFS_DEFAULT_TIMEO 600
+#define PODFS_DEFAULT_RETRANS 2
+
+/* A volume's source and options, parsed. Strings are owned (malloc). */
+struct podfs_config {
+	enum podfs_kind kind;
+	char *source; /* as given, for messages; never holds a secret */
+	bool readonly;
+	bool soft;	 /* soft: calls fail after timeo * (retrans + 1) */
+	int timeo;	 /* deciseconds, > 0 */
+	int retrans;	 /* >= 0 */
+	long uid, gid;	 /* present every object as owned by these; -1: no */
+	long umask;	 /* and with these mode bits cleared; -1: no */
+
+	/* NFS */
+	char *server;	/* host name or address, no brackets */
+	char *path;	/* absolute export path, with any subdir */
+	int vers;	/* 3 or 4 */
+	int port;	/* NFS port, 0: ask the portmapper (v3) / 2049 (v4) */
+	int mountport;	/* MOUNT port (v3), 0: ask the portmapper */
+	int nconnect;	/* connections in the pool */
+
+	/* CephFS */
+	char *mon_host; /* libcephfs mon_host, as written */
+	char *user;	/* cephx id, without "client." */
+	char *fsid;	/* from the mount.ceph form; may be NULL */
+	char *fs_name;	/* NULL: the cluster's default filesystem */
+	char *root;	/* path inside the filesystem, absolute */
+	char *secretfile, *keyring, *conf;
+	const char *secret; /* borrowed from the volume (podfs_set_secret) */
+};
+
+void podfs_config_init(struct podfs_config *cfg);
+void podfs_config_free(struct podfs_config *cfg);
+/* Fills CFG from SOURCE and OPTIONS; on error returns -EINVAL with a
+ * message in ERR naming the bad part. */
+int podfs_config_parse(struct podfs_config *cfg, const char *source,
+		       const char *options, char *err, size_t errlen);
+
+/* Records a message for VOL (and this thread) and returns -ERR (ERR is a
+ * positive or negative errno). */
+int podfs_set_error(struct podfs_volume *vol, int err, const char *fmt, ...)
+	PODFS_PRINTF(3, 4);
+
+/* The next entry of a directory stream after "." and "..": 1, or 0 at
+ * the end (path.c's podfs_readdir). */
+int podfs_dir_next(struct podfs_volume *vol, struct podfs_dir *dir,
+		   struct podfs_dirent *ent);
+
+/* Overwrites S with zeros (not optimised away) and frees it. */
+void podfs_free_secret(char *s);
+
+#endif /* PODFS_PRIVATE_H */

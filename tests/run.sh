@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The whole test run, as CI does it on a fresh Debian 12 machine: install
+# the packages, build with warnings as errors, start the real NFS and Ceph
+# servers in a scratch directory, run every test, stop the servers.
+#   tests/run.sh            everything
+#   PODFS_SKIP_INSTALL=1    do not run apt-get (packages already there)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc)
+
+step() { printf '\n==== %s (%ss)\n' "$*" "$SECONDS"; }
+
+if [ "${PODFS_SKIP_INSTALL:-0}" != 1 ]; then
+	step "installing packages"
+	./tests/install-deps.sh
+fi
+
+step "building"
+autoreconf -fi
+./configure --enable-werror
+make -j"$jobs"
+
+scratch=$(mktemp -d /tmp/podfs-test.XXXXXX)
+stop_servers() {
+	step "stopping servers"
+	./tests/servers/servers.sh stop "$scratch" || true
+	rm -rf "$scratch"
+}
+trap stop_servers EXIT
+
+step "starting real servers in $scratch"
+./tests/servers/servers.sh start "$scratch"
+set -a
+# shellcheck source=/dev/null
+. "$scratch/nfs.env"
+# shellcheck source=/dev/null
+. "$scratch/ceph.env"
+set +a
+
+step "make check"
+if ! make -j"$jobs" check; then
+	cat tests/*/*.log 2>/dev/null | tail -n 200
+	exit 1
+fi
+
+step "README quick start, built against an installed tree"
+dest="$scratch/install"
+make install DESTDIR="$dest" >/dev/null
+awk '/<!-- quickstart begin -->/{on=1; next} /<!-- quickstart end -->/{on=0}
+     on && !/^```/' README.md >"$scratch/hello.c"
+prefix=$(sed -n 's/^prefix=//p' libpodfs/libpodfs.pc)
+export PKG_CONFIG_SYSROOT_DIR="$dest" PKG_CONFIG_PATH="$dest$prefix/lib/pkgconfig"
+# shellcheck disable=SC2046
+cc -Wall -Wextra -Werror "$scratch/hello.c" -o "$scratch/hello" \
+	$(pkg-config --cflags --libs libpodfs)
+unset PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_PATH
+out=$(LD_LIBRARY_PATH="$dest$prefix/lib" "$scratch/hello" "$PODFS_TEST_NFS3")
+echo "$out"
+[ "$out" = "read back: hello from a pod" ]
+
+step "make distcheck"
+make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+
+step "all tests passed"
