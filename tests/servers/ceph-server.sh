@@ -57,13 +57,20 @@ remaining() { echo $(((DEADLINE - $(now_ms)) / 1000)); }
 
 fail() {
     local d
-    trap - ERR
+    trap - ERR INT TERM
+    # We may be running as a trap inside a redirected command (wait_for
+    # sends its probe's output to /dev/null): talk to the real stderr.
+    to_real_stderr
     log "start FAILED after $(elapsed): $*"
     for d in "${DAEMONS[@]}"; do
         [[ -f $CEPHDIR/log/$d.out ]] && tail_file "$CEPHDIR/log/$d.out" 10
         [[ -f $CEPHDIR/log/$d.log ]] && tail_file "$CEPHDIR/log/$d.log" 25
     done
     [[ -s $CEPHDIR/log/selftest.out ]] && tail_file "$CEPHDIR/log/selftest.out" 30
+    if pidfile_alive "$CEPHDIR/pids/mon.a.pid" ceph-mon; then
+        log "---- ceph status ----"
+        timeout 15 ceph -c "$CONF" --connect-timeout 5 status >&2 2>&1 || true
+    fi
     log "stopping what was started"
     stop_all
     die "ceph cluster did not come up (scratch $SCRATCH): $*"
@@ -93,16 +100,20 @@ check_daemons_alive() {
 
 start_daemon() {
     local name=$1 type=${1%%.*} id=${1#*.}
-    "ceph-$type" -f -c "$CONF" -i "$id" </dev/null >"$CEPHDIR/log/$name.out" 2>&1 &
+    "ceph-$type" -f -c "$CONF" -i "$id" </dev/null >"$CEPHDIR/log/$name.out" 2>&1 {SERVERS_ERRFD}>&- &
     echo $! >"$CEPHDIR/pids/$name.pid"
 }
 
 stop_all() {
     local p=$CEPHDIR/pids
-    # The MDS first: on SIGTERM it still talks to the OSD and the mon (with
-    # the OSD already gone it hangs until SIGKILL).  Then OSD and mgr
-    # together, the mon last.
-    stop_pidfiles 20 "$p/mds.a.pid:ceph-mds"
+    # The MDS first.  An active MDS hangs on SIGTERM (Pacific: it never gets
+    # past "shutting down rank 0"), so mark the fs failed first; then the
+    # MDS exits within a beacon interval.  Then OSD and mgr together, the
+    # mon last.
+    if pidfile_alive "$p/mds.a.pid" ceph-mds && pidfile_alive "$p/mon.a.pid" ceph-mon; then
+        timeout 15 ceph -c "$CONF" --connect-timeout 5 fs fail cephfs >/dev/null 2>&1 || true
+    fi
+    stop_pidfiles 10 "$p/mds.a.pid:ceph-mds"
     stop_pidfiles 20 "$p/osd.0.pid:ceph-osd" "$p/mgr.x.pid:ceph-mgr"
     stop_pidfiles 20 "$p/mon.a.pid:ceph-mon"
 }
@@ -153,9 +164,16 @@ mon data avail crit = 1
 osd objectstore = memstore
 memstore device bytes = $MEMSTORE_BYTES
 osd memory target = 1073741824
+# Faster state propagation on this tiny cluster: PG states reach the mgr
+# every second (start-up waits for them), and the MDS beacon is sent every
+# second (a stopping MDS waits for one beacon round trip).
+mgr stats period = 1
+mds beacon interval = 1
 
 [mon]
 keyring = $d/mon.\$id/keyring
+# Give up quickly if the port was taken meanwhile (the script retries).
+ms bind retry count = 1
 log file = $d/log/\$name.log
 admin socket = $d/run/\$name.asok
 pid file = $d/run/\$name.pid
@@ -227,9 +245,10 @@ sys.exit(0 if total > 0 and active == total else 1)'
 }
 
 cmd_start() {
-    local v2 v1 fsid osd_uuid attempts n t d
+    local v2 v1 fsid osd_uuid attempts n t d pid
     set -E
     trap 'fail "command failed (line $LINENO): $BASH_COMMAND"' ERR
+    trap 'fail "interrupted"' INT TERM
     T0=$(now_ms)
     DEADLINE=$((T0 + START_TIMEOUT * 1000))
     for t in ceph ceph-mon ceph-mgr ceph-osd ceph-mds ceph-authtool monmaptool "$PY"; do
@@ -280,8 +299,13 @@ cmd_start() {
             v2=$(pick_free_port 2)
             v1=$((v2 + 1))
         fi
+        for t in "$v2" "$v1"; do
+            port_in_use "$t" && fail "TCP port $t is already in use ($(ss -Hantp "( sport = :$t )" | head -n 1))"
+        done
         write_conf "$fsid" "$v2" "$v1"
-        rm -rf -- "$CEPHDIR/mon.a/store.db" "$CEPHDIR/monmap"
+        # (mkfs wants an empty data dir, so reset it for a retry)
+        rm -rf -- "$CEPHDIR/mon.a" "$CEPHDIR/monmap"
+        mkdir -- "$CEPHDIR/mon.a"
         monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$v2,v1:127.0.0.1:$v1]" \
             "$CEPHDIR/monmap" >"$CEPHDIR/log/monmaptool.out" 2>&1 ||
             { tail_file "$CEPHDIR/log/monmaptool.out"; fail "monmaptool failed"; }
@@ -292,11 +316,12 @@ cmd_start() {
             { tail_file "$CEPHDIR/log/mon.a.mkfs.out"; fail "ceph-mon --mkfs did not create a store"; }
         start_daemon mon.a
         t=$(($(now_ms) + 10000))
-        while (($(now_ms) < t)) && pidfile_alive "$CEPHDIR/pids/mon.a.pid" ceph-mon &&
-            ! tcp_answers 127.0.0.1 "$v2"; do
+        pid=$(pidfile_pid "$CEPHDIR/pids/mon.a.pid")
+        while (($(now_ms) < t)) && pid_alive "$pid" && ! listens_on "$pid" "$v2"; do
             sleep 0.1
         done
-        if pidfile_alive "$CEPHDIR/pids/mon.a.pid" ceph-mon && tcp_answers 127.0.0.1 "$v2"; then
+        if pid_alive "$pid" && listens_on "$pid" "$v2" && listens_on "$pid" "$v1" &&
+            tcp_answers 127.0.0.1 "$v2"; then
             break
         fi
         stop_pidfile "$CEPHDIR/pids/mon.a.pid" ceph-mon 5

@@ -7,10 +7,19 @@
 # Name used in messages; the sourcing script sets it first.
 : "${SERVERS_TAG:=servers}"
 
+# The real stderr, kept so that error paths running as a signal trap
+# inside a redirected command (e.g. `probe >/dev/null 2>&1`) still talk
+# to the user.
+exec {SERVERS_ERRFD}>&2
+
+# to_real_stderr: undo any redirection of stderr in effect right now.
+to_real_stderr() { exec 2>&"$SERVERS_ERRFD"; }
+
 log() { printf '%s: %s\n' "$SERVERS_TAG" "$*" >&2; }
 
 # die MESSAGE... : loud failure, exit 1.
 die() {
+    to_real_stderr
     printf '\n%s: ERROR: %s\n' "$SERVERS_TAG" "$*" >&2
     exit 1
 }
@@ -121,6 +130,13 @@ stop_pidfile() { stop_pidfiles "${3:-20}" "$1:$2"; }
 # listening or connected, on any address.
 port_in_use() {
     [[ -n $(ss -Hant "( sport = :$1 )" 2>/dev/null) ]]
+}
+
+# listens_on PID PORT: true if process PID has a TCP listening socket on
+# PORT (whatever the address).  Proves that the answer on PORT comes from
+# our daemon, not from something else that already held the port.
+listens_on() {
+    ss -Hltnp "( sport = :$2 )" 2>/dev/null | grep -q "pid=$1,"
 }
 
 # pick_free_port [COUNT]: print a port P such that P..P+COUNT-1 are all

@@ -160,7 +160,7 @@ try_start() {
     : >"$NFSDIR/ganesha.log"
     rm -f -- "$SCRATCH/ganesha.pid" "$SCRATCH/rpcbind.pid"
     setsid unshare --mount --propagation private -- /bin/bash -c "$INNER" nfs-ns \
-        "$SCRATCH" "$NFSDIR" "$CONF" </dev/null >"$NFSDIR/ganesha.out" 2>&1 &
+        "$SCRATCH" "$NFSDIR" "$CONF" </dev/null >"$NFSDIR/ganesha.out" 2>&1 {SERVERS_ERRFD}>&- &
     pid=$!
     # Record it at once so that `stop` works even if we die right here;
     # unshare and setsid exec (no fork), so this is ganesha's pid too.
@@ -173,6 +173,7 @@ try_start() {
             break
         fi
         if grep -q 'NFS SERVER INITIALIZED' "$NFSDIR/ganesha.log" 2>/dev/null &&
+            listens_on "$pid" "$nfs_port" && listens_on "$pid" "$mnt_port" &&
             tcp_answers 127.0.0.1 "$nfs_port" && tcp_answers 127.0.0.1 "$mnt_port"; then
             return 0
         fi
@@ -184,7 +185,7 @@ try_start() {
 }
 
 cmd_start() {
-    local t0 attempts nfs_port mnt_port n ok=0 listen
+    local t0 attempts nfs_port mnt_port n ok=0 listen p
     t0=$(now_ms)
     command -v ganesha.nfsd >/dev/null || die "ganesha.nfsd not found (apt-get install nfs-ganesha nfs-ganesha-vfs)"
     command -v rpcbind >/dev/null || die "rpcbind not found (apt-get install rpcbind)"
@@ -194,6 +195,7 @@ cmd_start() {
     fi
     stop_all # leftovers of a crashed run, if any
     rm -f -- "$SCRATCH/nfs.env"
+    trap 'trap - INT TERM; to_real_stderr; stop_all; die "interrupted"' INT TERM
     mkdir -p -- "$EXPORT_DIR" "$NFSDIR/recovery" "$NFSDIR/ccache"
     # World-writable so tests running as another uid (AUTH_SYS) can write.
     chmod 0777 -- "$EXPORT_DIR"
@@ -206,6 +208,9 @@ cmd_start() {
         nfs_port=${NFS_PORT:-$(pick_free_port 1)}
         mnt_port=${MNT_PORT:-$(pick_free_port 1)}
         while [[ $mnt_port == "$nfs_port" ]]; do mnt_port=$(pick_free_port 1); done
+        for p in "$nfs_port" "$mnt_port"; do
+            port_in_use "$p" && die "TCP port $p is already in use ($(ss -Hantp "( sport = :$p )" | head -n 1))"
+        done
         if try_start "$nfs_port" "$mnt_port"; then ok=1; break; fi
         if ((BIND == 1)) && grep -q 'No IP address found for 127.0.0.1' "$NFSDIR/ganesha.log"; then
             log "ganesha cannot resolve Bind_Addr 127.0.0.1 here; retrying without Bind_Addr"
@@ -226,7 +231,11 @@ cmd_start() {
     listen=$(ss -Hltn "( sport = :$nfs_port or sport = :$mnt_port )" | awk '{print $4}' | sort -u | tr '\n' ' ')
     if [[ $listen == *'*:'* || $listen == *'0.0.0.0:'* || $listen == *'[::]:'* ]]; then
         log "NOTE: ganesha listens on the wildcard address ($listen), not only on 127.0.0.1"
-        log "      (ganesha 4.3 ignores Bind_Addr=127.0.0.1 on hosts without a non-loopback IPv6 address)"
+        if ((BIND)); then
+            log "      (ganesha 4.3 ignores Bind_Addr=127.0.0.1 on hosts without a non-loopback IPv6 address)"
+        else
+            log "      (Bind_Addr left out: this network namespace has only loopback addresses)"
+        fi
     fi
 
     {
