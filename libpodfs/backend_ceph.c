@@ -12,9 +12,11 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +45,8 @@ struct ceph_be {
 
 	/* Hook for the MDS asking us to drop inode references (cache
 	 * pressure): the core or the mount helper may hang a function
-	 * here later; until then the request is ignored. */
+	 * here later; until then the request is ignored. It is called
+	 * from a libcephfs thread and must not block. */
 	void (*release_hook)(void *arg, uint64_t key);
 	void *release_arg;
 };
@@ -100,20 +103,20 @@ static int ceph_be_op_error(struct ceph_be *cb, int err, const char *op,
 /* ---- Keys and attributes ------------------------------------------------ */
 
 /* The key of an inode: its number, with a per-snapshot tag on top for
- * inodes seen through .snap (same number, different contents). */
-static uint64_t ceph_be_key(struct ceph_be *cb, const struct ceph_statx *stx)
+ * inodes seen through .snap (same number, different contents). Tags are
+ * handed out as snapshots are first seen, unless only LOOKING. */
+static uint64_t ceph_be_vkey(struct ceph_be *cb, uint64_t ino, uint64_t snap,
+			     bool looking)
 {
-	uint64_t ino = stx->stx_ino & ((1ull << CEPH_BE_INO_BITS) - 1);
-	uint64_t snap = (uint64_t)stx->stx_dev; /* libcephfs puts the snapid here */
 	unsigned i;
 
 	if (snap == CEPH_BE_NOSNAP)
-		return stx->stx_ino;
+		return ino;
 	pthread_mutex_lock(&cb->snap_lock);
 	for (i = 0; i < cb->nsnapids; i++)
 		if (cb->snapids[i] == snap)
 			break;
-	if (i == cb->nsnapids && i < CEPH_BE_MAX_STAGS) {
+	if (i == cb->nsnapids && i < CEPH_BE_MAX_STAGS && !looking) {
 		uint64_t *n = realloc(cb->snapids, (i + 1) * sizeof(*n));
 
 		if (n) {
@@ -127,7 +130,14 @@ static uint64_t ceph_be_key(struct ceph_be *cb, const struct ceph_statx *stx)
 	 * live inode's key. */
 	if (i >= CEPH_BE_MAX_STAGS)
 		i = CEPH_BE_MAX_STAGS - 1;
+	ino &= (1ull << CEPH_BE_INO_BITS) - 1;
 	return ino | ((uint64_t)(i + 1) << CEPH_BE_INO_BITS);
+}
+
+static uint64_t ceph_be_key(struct ceph_be *cb, const struct ceph_statx *stx)
+{
+	/* libcephfs puts the snapshot id in stx_dev */
+	return ceph_be_vkey(cb, stx->stx_ino, (uint64_t)stx->stx_dev, false);
 }
 
 static void ceph_be_stat(uint64_t key, const struct ceph_statx *stx,
@@ -197,7 +207,19 @@ static void ceph_be_ino_release(void *handle, vinodeno_t vino)
 	struct ceph_be *cb = handle;
 
 	if (cb->release_hook)
-		cb->release_hook(cb->release_arg, vino.ino.val);
+		cb->release_hook(cb->release_arg,
+				 ceph_be_vkey(cb, vino.ino.val,
+					      vino.snapid.val, true));
+}
+
+static const char *ceph_be_user(const struct podfs_config *cfg)
+{
+	return cfg->user ? cfg->user : "admin";
+}
+
+static int ceph_be_secs(const struct podfs_config *cfg)
+{
+	return cfg->timeo > 10 ? cfg->timeo / 10 : 1;
 }
 
 static int ceph_be_set(struct ceph_be *cb, const char *opt, const char *val)
@@ -261,7 +283,7 @@ static int ceph_be_read_secretfile(struct ceph_be *cb, const char *path)
  * the volume's timeo. */
 static int ceph_be_configure(struct ceph_be *cb, const struct podfs_config *cfg)
 {
-	static const char *const quiet[][2] = {
+	static const char *const fixed[][2] = {
 		{ "log_to_stderr", "false" },
 		{ "err_to_stderr", "false" },
 		{ "log_to_syslog", "false" },
@@ -270,11 +292,13 @@ static int ceph_be_configure(struct ceph_be *cb, const struct podfs_config *cfg)
 		{ "admin_socket", "" },
 		/* Permissions are checked above us (the kernel, with the
 		 * caller's full group list, which a podfs_cred lacks); a
-		 * cred only names the owner of what it creates. */
+		 * cred only names the owner of what it creates. The ll_*
+		 * calls skip their checks on fuse_default_permissions. */
 		{ "client_permissions", "false" },
+		{ "fuse_default_permissions", "true" },
 	};
 	char num[32];
-	int secs, ret;
+	int ret;
 
 	/* Even without conf= a file must be read: until one is, Ceph has
 	 * no cluster name and applies none of the settings below (the
@@ -285,8 +309,8 @@ static int ceph_be_configure(struct ceph_be *cb, const struct podfs_config *cfg)
 		return ceph_be_error(cb, ret, "cannot read %s: %s",
 				     cfg->conf ? cfg->conf : "/dev/null",
 				     strerror(-ret));
-	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
-		ret = ceph_be_set(cb, quiet[i][0], quiet[i][1]);
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		ret = ceph_be_set(cb, fixed[i][0], fixed[i][1]);
 		if (ret)
 			return ret;
 	}
@@ -295,13 +319,22 @@ static int ceph_be_configure(struct ceph_be *cb, const struct podfs_config *cfg)
 		if (ret)
 			return ret;
 	}
-	secs = cfg->timeo > 10 ? cfg->timeo / 10 : 1;
-	snprintf(num, sizeof(num), "%d", secs);
+	/* A mount that times out also waits this long to close the MDS
+	 * session it never had: keep it short until mounted. */
+	snprintf(num, sizeof(num), "%d", ceph_be_secs(cfg));
 	ret = ceph_be_set(cb, "client_mount_timeout", num);
+	if (!ret)
+		ret = ceph_be_set(cb, "client_shutdown_timeout", "1");
 	if (ret)
 		return ret;
-	if (cfg->fsid) {
-		ret = ceph_be_set(cb, "fsid", cfg->fsid);
+	if (cfg->soft) {
+		/* Only the OSD and monitor requests can time out: a call
+		 * waiting on an unreachable MDS still waits. */
+		snprintf(num, sizeof(num), "%d",
+			 ceph_be_secs(cfg) * (cfg->retrans + 1));
+		ret = ceph_be_set(cb, "rados_osd_op_timeout", num);
+		if (!ret)
+			ret = ceph_be_set(cb, "rados_mon_op_timeout", num);
 		if (ret)
 			return ret;
 	}
@@ -325,12 +358,13 @@ static int ceph_be_configure(struct ceph_be *cb, const struct podfs_config *cfg)
 	return 0;
 }
 
-/* ceph_mount's errors, in words for the person who typed the source. */
+/* ceph_init's and ceph_mount's errors, in words for the person who typed
+ * the source. */
 static int ceph_be_mount_error(struct ceph_be *cb,
 			       const struct podfs_config *cfg, int ret,
-			       const char *user, int secs)
+			       const char *root, bool mounting)
 {
-	const char *root = cfg->root ? cfg->root : "/";
+	const char *user = ceph_be_user(cfg);
 
 	switch (-ret) {
 	case EACCES:
@@ -345,23 +379,113 @@ static int ceph_be_mount_error(struct ceph_be *cb,
 				     "authentication failed for client.%s "
 				     "(wrong key or user?)", user);
 	case ETIMEDOUT:
-		return ceph_be_error(cb, ret,
-				     "no answer from the Ceph monitors (%s) "
-				     "within %d s", cfg->mon_host ?
-				     cfg->mon_host : "from conf", secs);
-	case ENOENT:
-		if (cfg->fs_name)
+		/* ceph_init waits for the monitors, ceph_mount for an MDS */
+		if (mounting)
 			return ceph_be_error(cb, ret,
-					     "path %s not found in file system "
-					     "%s (or no such file system)",
-					     root, cfg->fs_name);
+					     "no metadata server of file "
+					     "system %s answered within %d s",
+					     cfg->fs_name ? cfg->fs_name :
+					     "(default)", ceph_be_secs(cfg));
+		return ceph_be_error(cb, ret,
+				     "no answer from the Ceph monitors %s "
+				     "within %d s", cfg->mon_host ?
+				     cfg->mon_host : cfg->conf,
+				     ceph_be_secs(cfg));
+	case ENOENT:
+		/* The root of a file system always exists. */
+		if (!strcmp(root, "/") && cfg->fs_name)
+			return ceph_be_error(cb, ret,
+					     "no CephFS file system named %s",
+					     cfg->fs_name);
+		if (!strcmp(root, "/"))
+			return ceph_be_error(cb, ret,
+					     "the cluster has no CephFS file "
+					     "system");
 		return ceph_be_error(cb, ret, "path %s not found", root);
 	case ENOTDIR:
-		return ceph_be_error(cb, ret, "%s is not a directory", root);
+		return ceph_be_error(cb, ret, "path %s is not a directory",
+				     root);
 	default:
 		return ceph_be_error(cb, ret, "cannot mount: %s",
 				     strerror(-ret));
 	}
+}
+
+/* The cluster a fsid= (mount.ceph's fsid.fsname= form) names must be
+ * the one the monitors answer for; libcephfs doesn't check. */
+static int ceph_be_check_fsid(struct ceph_be *cb,
+			      const struct podfs_config *cfg)
+{
+	char fsid[64];
+	int ret;
+
+	if (!cfg->fsid)
+		return 0;
+	/* after ceph_init this is the monitors' fsid */
+	ret = ceph_conf_get(cb->cmount, "fsid", fsid, sizeof(fsid));
+	if (ret < 0)
+		return ceph_be_error(cb, ret, "cannot get the cluster's fsid: "
+				     "%s", strerror(-ret));
+	if (strcasecmp(fsid, cfg->fsid))
+		return ceph_be_error(cb, EINVAL,
+				     "the monitors serve cluster %s, not %s",
+				     fsid, cfg->fsid);
+	return 0;
+}
+
+static int ceph_be_explain_enoent(struct ceph_be *cb,
+				  const struct podfs_config *cfg,
+				  const char *root);
+
+/* Creates CB's client and mounts ROOT; on failure leaves no client. */
+static int ceph_be_connect(struct ceph_be *cb, const struct podfs_config *cfg,
+			   const char *root)
+{
+	struct ceph_client_callback_args args = { 0 };
+	const char *user = ceph_be_user(cfg);
+	char num[32];
+	int ret;
+
+	ret = ceph_create(&cb->cmount, user);
+	if (ret < 0) {
+		cb->cmount = NULL;
+		return ceph_be_error(cb, ret, "cannot create a Ceph client "
+				     "for client.%s: %s", user,
+				     strerror(-ret));
+	}
+	ret = ceph_be_configure(cb, cfg);
+	if (ret)
+		goto fail;
+	/* ceph_init already talks to the monitors and authenticates. */
+	ret = ceph_init(cb->cmount);
+	if (ret < 0) {
+		ret = ceph_be_mount_error(cb, cfg, ret, root, false);
+		goto fail;
+	}
+	ret = ceph_be_check_fsid(cb, cfg);
+	if (ret)
+		goto fail;
+	args.handle = cb;
+	args.ino_release_cb = ceph_be_ino_release;
+	ceph_ll_register_callbacks(cb->cmount, &args);
+	ret = ceph_mount(cb->cmount, root);
+	if (ret == -ENOENT && strcmp(root, "/"))
+		ret = ceph_be_explain_enoent(cb, cfg, root);
+	else if (ret < 0)
+		ret = ceph_be_mount_error(cb, cfg, ret, root, true);
+	if (ret)
+		goto fail;
+	/* Unmounting (detach) flushes dirty data: give it timeo. */
+	snprintf(num, sizeof(num), "%d", ceph_be_secs(cfg));
+	ret = ceph_be_set(cb, "client_shutdown_timeout", num);
+	if (ret)
+		goto fail;
+	return 0;
+
+fail:
+	ceph_shutdown(cb->cmount);
+	cb->cmount = NULL;
+	return ret;
 }
 
 static void ceph_be_free(struct ceph_be *cb)
@@ -372,68 +496,107 @@ static void ceph_be_free(struct ceph_be *cb)
 	free(cb);
 }
 
-static int ceph_be_attach(const struct podfs_config *cfg,
-			  struct podfs_volume *vol, struct podfs_backend **out)
+static struct ceph_be *ceph_be_new(const struct podfs_config *cfg,
+				   struct podfs_volume *vol)
 {
-	struct ceph_client_callback_args args = { 0 };
-	const char *user = cfg->user ? cfg->user : "admin";
-	int secs = cfg->timeo > 10 ? cfg->timeo / 10 : 1;
-	struct ceph_be *cb;
-	int ret;
+	struct ceph_be *cb = calloc(1, sizeof(*cb));
 
-	cb = calloc(1, sizeof(*cb));
 	if (!cb)
-		return podfs_set_error(vol, ENOMEM, "out of memory");
+		return NULL;
 	cb->be.ops = &podfs_ceph_backend;
 	cb->be.vol = vol;
 	pthread_mutex_init(&cb->snap_lock, NULL);
 	cb->source = strdup(cfg->source ? cfg->source : "ceph");
 	if (!cb->source) {
 		ceph_be_free(cb);
-		return podfs_set_error(vol, ENOMEM, "out of memory");
+		return NULL;
 	}
+	return cb;
+}
 
-	ret = ceph_create(&cb->cmount, user);
-	if (ret < 0) {
-		ret = ceph_be_error(cb, ret, "cannot create a Ceph client "
-				    "for client.%s: %s", user, strerror(-ret));
+/* ceph_mount didn't find ROOT: is it the path or the whole file system?
+ * Mounting the file system's root tells (unless the key may only see
+ * ROOT). */
+static int ceph_be_explain_enoent(struct ceph_be *cb,
+				  const struct podfs_config *cfg,
+				  const char *root)
+{
+	struct ceph_be *probe = ceph_be_new(cfg, cb->be.vol);
+	int ret = -ENOENT;
+
+	if (probe) {
+		ret = ceph_be_connect(probe, cfg, "/");
+		if (!ret)
+			ceph_shutdown(probe->cmount);
+		ceph_be_free(probe);
+	}
+	if (ret == -ENOENT)
+		return ceph_be_mount_error(cb, cfg, ret, "/", true);
+	if (ret == 0 && cfg->fs_name)
+		return ceph_be_error(cb, ENOENT, "path %s not found in file "
+				     "system %s", root, cfg->fs_name);
+	if (ret == 0 || !cfg->fs_name)
+		return ceph_be_error(cb, ENOENT, "path %s not found", root);
+	return ceph_be_error(cb, ENOENT, "path %s not found (or no file "
+			     "system named %s)", root, cfg->fs_name);
+}
+
+/* libcephfs mounts a file as happily as a directory. */
+static int ceph_be_check_root(struct ceph_be *cb, const char *root)
+{
+	struct ceph_statx stx;
+	struct Inode *in;
+	int ret;
+
+	ret = ceph_ll_lookup_root(cb->cmount, &in);
+	if (ret < 0)
+		return ceph_be_error(cb, ret, "cannot find path %s: %s", root,
+				     strerror(-ret));
+	ret = ceph_ll_getattr(cb->cmount, in, &stx, CEPH_STATX_MODE, 0,
+			      cb->perms);
+	ceph_ll_put(cb->cmount, in);
+	if (ret < 0)
+		return ceph_be_error(cb, ret, "cannot stat path %s: %s", root,
+				     strerror(-ret));
+	if (!S_ISDIR(stx.stx_mode))
+		return ceph_be_error(cb, ENOTDIR, "path %s is not a directory",
+				     root);
+	return 0;
+}
+
+static int ceph_be_attach(const struct podfs_config *cfg,
+			  struct podfs_volume *vol, struct podfs_backend **out)
+{
+	const char *root = cfg->root ? cfg->root : "/";
+	struct ceph_be *cb;
+	int ret;
+
+	cb = ceph_be_new(cfg, vol);
+	if (!cb)
+		return podfs_set_error(vol, ENOMEM, "out of memory");
+	ret = ceph_be_connect(cb, cfg, root);
+	if (ret) {
 		ceph_be_free(cb);
 		return ret;
 	}
-	ret = ceph_be_configure(cb, cfg);
-	if (ret)
-		goto fail;
-	/* ceph_init already talks to the monitors and authenticates. */
-	ret = ceph_init(cb->cmount);
-	if (ret < 0) {
-		ret = ceph_be_mount_error(cb, cfg, ret, user, secs);
-		goto fail;
-	}
-	args.handle = cb;
-	args.ino_release_cb = ceph_be_ino_release;
-	ceph_ll_register_callbacks(cb->cmount, &args);
-
-	ret = ceph_mount(cb->cmount, cfg->root ? cfg->root : "/");
-	if (ret < 0) {
-		ret = ceph_be_mount_error(cb, cfg, ret, user, secs);
-		goto fail;
-	}
 	cb->perms = ceph_mount_perms(cb->cmount);
+	ret = ceph_be_check_root(cb, root);
+	if (ret) {
+		ceph_shutdown(cb->cmount);
+		ceph_be_free(cb);
+		return ret;
+	}
 	*out = &cb->be;
 	return 0;
-
-fail:
-	ceph_shutdown(cb->cmount);
-	ceph_be_free(cb);
-	return ret;
 }
 
 static void ceph_be_detach(struct podfs_backend *be)
 {
 	struct ceph_be *cb = to_cbe(be);
 
-	ceph_unmount(cb->cmount);
-	ceph_release(cb->cmount);
+	/* unmount (flushing what is dirty) and release, even when the
+	 * unmount fails: ceph_release alone would refuse and leak */
+	ceph_shutdown(cb->cmount);
 	ceph_be_free(cb);
 }
 
@@ -579,6 +742,7 @@ static int ceph_be_readdir(struct podfs_backend *be, struct podfs_bobj *dir,
 	for (;;) {
 		struct podfs_bobj *obj = NULL;
 		struct stat st;
+		uint64_t key;
 
 		/* The MDS sent the attributes with the entries: don't ask
 		 * again for each one. */
@@ -597,19 +761,20 @@ static int ceph_be_readdir(struct podfs_backend *be, struct podfs_bobj *dir,
 				ceph_ll_put(cb->cmount, in);
 			continue;
 		}
+		key = ceph_be_key(cb, &stx);
 		if (in) {
+			/* short of memory, the entry goes without an object */
 			struct ceph_obj *co = malloc(sizeof(*co));
 
 			if (co) {
 				co->in = in;
-				co->obj.key = ceph_be_key(cb, &stx);
+				co->obj.key = key;
 				obj = &co->obj;
 			} else {
 				ceph_ll_put(cb->cmount, in);
 			}
 		}
-		ceph_be_stat(obj ? obj->key : ceph_be_key(cb, &stx), &stx,
-			     &st);
+		ceph_be_stat(key, &stx, &st);
 		ret = fill(arg, de.d_name, obj, &st);
 		if (ret)
 			break;
