@@ -11,9 +11,9 @@ if [ -n "$bad" ]; then
 fi
 # and the public API is there
 for sym in podfs_new podfs_attach podfs_ll_lookup podfs_pread podfs_open; do
-	nm -D --defined-only "$lib" | grep -q " $sym\$" ||
+	nm -D --defined-only "$lib" | grep -Eq " $sym(@@PODFS_[0-9.]+)?$" ||
 		{ echo "check-exports: $sym is not exported" >&2; exit 1; }
 done
-internal=$(nm -D --defined-only "$lib" | grep -E ' (podfs_set_error|podfs_config_parse|podfs_nfs_backend|podfs_ceph_backend)$' || true)
+internal=$(nm -D --defined-only "$lib" | grep -E ' (podfs_set_error|podfs_config_parse|podfs_nfs_backend|podfs_ceph_backend)(@@.*)?$' || true)
 [ -z "$internal" ] || { echo "check-exports: internal symbols exported: $internal" >&2; exit 1; }
 echo "check-exports: only the public API is exported"
