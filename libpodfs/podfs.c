@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "backend.h"
 #include "podfs-private.h"
@@ -39,7 +40,7 @@ struct podfs_file {
 	struct podfs_bfile *bf;
 	int flags;
 	int error; /* a write error not yet reported by flush/fsync */
-	struct podfs_file *prev, *next; /* the volume's open files */
+	LIST_ENTRY(podfs_file) link; /* the volume's open files */
 };
 
 struct dir_entry {
@@ -53,6 +54,7 @@ struct podfs_dir {
 	struct dir_entry *ents; /* [0] ".", [1] "..", then the directory */
 	size_t count, cap;
 	size_t pos; /* path-level podfs_readdir */
+	LIST_ENTRY(podfs_dir) link; /* the volume's open dirs */
 };
 
 struct podfs_volume {
@@ -62,7 +64,8 @@ struct podfs_volume {
 	struct podfs_backend *be;
 	const struct podfs_backend_ops *ops;
 	struct inode_table table;
-	struct podfs_file *files;
+	LIST_HEAD(, podfs_file) files;
+	LIST_HEAD(, podfs_dir) dirs;
 	char msg[MSG_LEN];
 };
 
@@ -345,6 +348,8 @@ PODFS_EXPORT podfs_volume *podfs_new(void)
 		return NULL;
 	pthread_mutex_init(&vol->lock, NULL);
 	podfs_config_init(&vol->cfg);
+	LIST_INIT(&vol->files);
+	LIST_INIT(&vol->dirs);
 	return vol;
 }
 
@@ -458,12 +463,14 @@ PODFS_EXPORT int podfs_detach(podfs_volume *vol)
 
 	if (!vol || !vol->be)
 		return 0;
-	while (vol->files) {
-		int ret = podfs_release(vol, vol->files);
+	while (!LIST_EMPTY(&vol->files)) {
+		int ret = podfs_release(vol, LIST_FIRST(&vol->files));
 
 		if (ret && !first)
 			first = ret;
 	}
+	while (!LIST_EMPTY(&vol->dirs))
+		podfs_ll_releasedir(vol, LIST_FIRST(&vol->dirs));
 	for (size_t i = 0; i < vol->table.nbuckets; i++) {
 		struct podfs_inode *in = vol->table.by_ino[i], *next;
 
@@ -677,10 +684,7 @@ static struct podfs_file *file_new(struct podfs_volume *vol,
 	f->bf = bf;
 	f->flags = flags;
 	pthread_mutex_lock(&vol->lock);
-	f->next = vol->files;
-	if (vol->files)
-		vol->files->prev = f;
-	vol->files = f;
+	LIST_INSERT_HEAD(&vol->files, f, link);
 	pthread_mutex_unlock(&vol->lock);
 	return f;
 }
@@ -974,6 +978,9 @@ PODFS_EXPORT int podfs_ll_opendir(podfs_volume *vol, uint64_t ino,
 	}
 	for (size_t i = 0; i < d->count; i++)
 		present_attr(vol, &d->ents[i].st);
+	pthread_mutex_lock(&vol->lock);
+	LIST_INSERT_HEAD(&vol->dirs, d, link);
+	pthread_mutex_unlock(&vol->lock);
 	*dirp = d;
 	return 0;
 }
@@ -1028,6 +1035,9 @@ PODFS_EXPORT int podfs_ll_releasedir(podfs_volume *vol, podfs_dir *d)
 {
 	if (!d)
 		return 0;
+	pthread_mutex_lock(&vol->lock);
+	LIST_REMOVE(d, link);
+	pthread_mutex_unlock(&vol->lock);
 	inode_put(vol, d->inode);
 	dir_free(vol, d);
 	return 0;
@@ -1165,12 +1175,7 @@ PODFS_EXPORT int podfs_release(podfs_volume *vol, podfs_file *f)
 	tls_err.fresh = false;
 	ret = vol->ops->close(vol->be, f->bf);
 	pthread_mutex_lock(&vol->lock);
-	if (f->prev)
-		f->prev->next = f->next;
-	else
-		vol->files = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
+	LIST_REMOVE(f, link);
 	pthread_mutex_unlock(&vol->lock);
 	inode_put(vol, f->inode);
 	free(f);

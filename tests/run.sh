@@ -18,9 +18,14 @@ if [ "${PODFS_SKIP_INSTALL:-0}" != 1 ]; then
 fi
 
 step "building"
+# an in-tree configure would stop the out-of-tree builds below
+[ ! -f Makefile ] || make distclean >/dev/null
 autoreconf -fi
-./configure --enable-werror
-make -j"$jobs"
+# out of tree, so a second build with sanitizers can sit beside it
+rm -rf build build-san
+mkdir build build-san
+(cd build && ../configure --enable-werror && make -j"$jobs")
+(cd build-san && ../configure --enable-werror --enable-sanitizers && make -j"$jobs")
 
 scratch=$(mktemp -d /tmp/podfs-test.XXXXXX)
 stop_servers() {
@@ -39,18 +44,29 @@ set -a
 . "$scratch/ceph.env"
 set +a
 
+# make check in build dir $1, with the test logs shown on failure
+check_in() {
+	if ! make -C "$1" -j"$jobs" check; then
+		tail -n 100 "$1"/tests/*/*.log
+		exit 1
+	fi
+}
+
 step "make check"
-if ! make -j"$jobs" check; then
-	cat tests/*/*.log 2>/dev/null | tail -n 200
-	exit 1
-fi
+check_in build
+
+step "make check under AddressSanitizer and UndefinedBehaviorSanitizer"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+LSAN_OPTIONS=suppressions="$top/tests/lsan.supp":print_suppressions=0 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	check_in build-san
 
 step "README quick start, built against an installed tree"
 dest="$scratch/install"
-make install DESTDIR="$dest" >/dev/null
+make -C build install DESTDIR="$dest" >/dev/null
 awk '/<!-- quickstart begin -->/{on=1; next} /<!-- quickstart end -->/{on=0}
      on && !/^```/' README.md >"$scratch/hello.c"
-prefix=$(sed -n 's/^prefix=//p' libpodfs/libpodfs.pc)
+prefix=$(sed -n 's/^prefix=//p' build/libpodfs/libpodfs.pc)
 export PKG_CONFIG_SYSROOT_DIR="$dest" PKG_CONFIG_PATH="$dest$prefix/lib/pkgconfig"
 # shellcheck disable=SC2046
 cc -Wall -Wextra -Werror "$scratch/hello.c" -o "$scratch/hello" \
@@ -61,6 +77,6 @@ echo "$out"
 [ "$out" = "read back: hello from a pod" ]
 
 step "make distcheck"
-make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+make -C build -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 
 step "all tests passed"

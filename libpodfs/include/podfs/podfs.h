@@ -68,8 +68,9 @@ int podfs_parse(podfs_volume *vol, const char *source, const char *options);
  * -ECONNREFUSED, -EHOSTUNREACH (server not reachable), -ENOMEM. */
 int podfs_attach(podfs_volume *vol, const char *source, const char *options);
 
-/* Flushes and closes every open file, then detaches. Returns the first
- * error a flush reported (the volume is detached anyway). */
+/* Flushes and closes every open file and directory stream (their
+ * handles are invalid afterwards), forgets every inode, then detaches.
+ * Returns the first error a flush reported (it detaches anyway). */
 int podfs_detach(podfs_volume *vol);
 
 /* Detaches if needed and frees the volume. NULL is fine. */
