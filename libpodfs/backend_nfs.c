@@ -1,13 +1,15 @@
 /*
  * The NFS backend: podfs_backend_ops on libnfs' high-level, path-based API,
  * over a pool of nconnect connections. Objects are (parent, name) pairs;
- * every call builds the object's path from the export's root.
+ * every call builds the object's path from the export's root. A connection
+ * the server dropped (a restart) is built again, its open files reopened.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -29,6 +31,11 @@
 #include "backend.h"
 #include "podfs-private.h"
 
+/* Exported by libnfs (4.0 and later) but declared only in its private
+ * header; weak, so a libnfs without it still links (see conn_tune). */
+extern void rpc_set_autoreconnect(struct rpc_context *rpc, int num_retries)
+	__attribute__((weak));
+
 /*
  * libnfs 4.0 cannot encode an NFSv4 WRITE of more than about 3.9 KiB
  * ("ZDR error: Failed to encode COMPOUND4args", fixed in libnfs 5.0):
@@ -45,11 +52,30 @@
 
 #define NFS_INDEX_MIN 1024
 
+/* Between attempts to reach a server that is away: doubling from the
+ * first to the most. */
+#define NFS_BACKOFF_MIN_MS 100
+#define NFS_BACKOFF_MAX_MS 2000
+/* Rebuilt connections that failed again at once, before a call stops
+ * blaming the connection (a guard against looping on a misread error). */
+#define NFS_MAX_REBUILDS 8
+/* How long the goodbye calls (CLOSE) on a replaced context may take. */
+#define NFS_GOODBYE_MS 1000
+
+/* What a failed call says about the context it ran on. */
+enum conn_fault {
+	FAULT_NONE,  /* the server answered: the error is the answer */
+	FAULT_DELAY, /* the server asks to come back later (grace, jukebox) */
+	FAULT_LOST,  /* no answer, or the server forgot our NFSv4 state */
+};
+
 /* One libnfs context: not thread-safe, so one caller at a time. */
 struct nfs_conn {
 	pthread_mutex_t lock;
 	struct nfs_context *nfs;
 	bool mounted;
+	enum conn_fault fault; /* of the last failed call on it */
+	char why[256];	       /* and libnfs' words for it */
 };
 
 /* Another name of an object, made by link(). */
@@ -74,13 +100,25 @@ struct nfs_obj {
 	struct nfs_obj *prev, *next; /* every object, for detach */
 };
 
-/* An open file: its handle belongs to the context that opened it. */
+/* An open file: its handle belongs to the context that opened it, and
+ * is replaced when that context is rebuilt (under the context's lock). */
 struct nfs_file {
 	struct podfs_bfile f;
-	struct nfsfh *fh;
+	struct nfsfh *fh; /* NULL once lost: see lost */
 	int conn;
+	int oflags;	  /* to open it again: access mode, O_SYNC */
+	int lost;	  /* -errno: could not be reopened after a reconnect */
 	bool append;
 	struct nfs_file *prev, *next;
+};
+
+/* One backend call's hold on a context, and how long it keeps trying. */
+struct call {
+	struct nfs_conn *c;
+	struct timespec deadline; /* soft mounts give up then */
+	int backoff_ms;
+	int rebuilds;
+	int retries; /* calls made again: a replayed one may find its own work */
 };
 
 struct nfs_be {
@@ -89,6 +127,8 @@ struct nfs_be {
 	char *server;
 	char *export; /* the mounted path, for our own NFSv4 compounds */
 	int vers;
+	int port, mountport; /* as configured, for reconnecting */
+	bool soft;
 	int timeout_ms; /* timeo * (retrans + 1) */
 	int nconn;
 	struct nfs_conn *conns;
@@ -105,6 +145,8 @@ struct nfs_be {
 	size_t index_size, index_count;
 	struct nfs_obj *objs;
 
+	/* Guards the list; a file is linked and unlinked with its context
+	 * held too, so holding a context keeps its files. */
 	pthread_mutex_t files_lock;
 	struct nfs_file *files;
 };
@@ -129,6 +171,60 @@ static int be_fail(struct nfs_be *nb, int err, const char *fmt, ...)
 	return podfs_set_error(nb->be.vol, err, "%s: %s", nb->prefix, msg);
 }
 
+/*
+ * What a call that failed with RET and libnfs' message MSG says about its
+ * context. libnfs 4.0 has no error classes, only words: a status from the
+ * server is named (NFS3ERR_x, NFS4ERR_x); a call that got no answer says
+ * so in the few ways below, or returns -EINTR (timed out, cancelled).
+ */
+static enum conn_fault fault_of(int ret, const char *msg)
+{
+	static const char *const lost_state[] = {
+		/* the server restarted, or our lease ran out */
+		"NFS4ERR_STALE_CLIENTID", "NFS4ERR_EXPIRED",
+		"NFS4ERR_STALE_STATEID",  "NFS4ERR_BAD_STATEID",
+		"NFS4ERR_ADMIN_REVOKED",  "NFS4ERR_LEASE_MOVED",
+	};
+	static const char *const later[] = {
+		"NFS4ERR_GRACE", "NFS4ERR_DELAY", "NFS3ERR_JUKEBOX",
+	};
+	static const char *const no_answer[] = {
+		"nfs_service failed", "Socket", "socket", "Poll failed",
+		"timed out", "cancelled", "RPC_STATUS_CANCEL",
+		"Failed to start connection", "connect",
+		"Connection", "POLLHUP", "POLLERR", "not connected",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(lost_state) / sizeof(lost_state[0]); i++)
+		if (strstr(msg, lost_state[i]))
+			return FAULT_LOST;
+	for (i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+		if (strstr(msg, later[i]))
+			return FAULT_DELAY;
+	if (strstr(msg, "NFS3ERR_") || strstr(msg, "NFS4ERR_") ||
+	    strstr(msg, "MNT3ERR_"))
+		return FAULT_NONE;
+	if (ret == -EINTR)
+		return FAULT_LOST;
+	for (i = 0; i < sizeof(no_answer) / sizeof(no_answer[0]); i++)
+		if (strstr(msg, no_answer[i]))
+			return FAULT_LOST;
+	return FAULT_NONE;
+}
+
+/* Notes on C (held) what its failed call says about it, for call_retry. */
+static void conn_fault(struct nfs_conn *c, enum conn_fault fault,
+		       const char *msg)
+{
+	if (fault == FAULT_NONE)
+		return;
+	if (fault <= c->fault)
+		return; /* the first loss explains the rest */
+	c->fault = fault;
+	snprintf(c->why, sizeof(c->why), "%s", msg);
+}
+
 /* A libnfs call on C failed with RET: records why, returns -errno. */
 static int call_fail(struct nfs_be *nb, struct nfs_conn *c, int ret,
 		     const char *what, const char *path)
@@ -138,6 +234,10 @@ static int call_fail(struct nfs_be *nb, struct nfs_conn *c, int ret,
 
 	if (!msg)
 		msg = "unknown error";
+	conn_fault(c, fault_of(ret, msg), msg);
+	/* libnfs' -EINTR is a timeout or a cancelled call. */
+	if (err == -EINTR)
+		err = -ETIMEDOUT;
 	/* -1 is what libnfs returns when it could not even send the call
 	 * (no connection, an encoding failure): not a permission problem. */
 	if (err == -EPERM && !strstr(msg, "PERM"))
@@ -151,26 +251,164 @@ static int call_fail(struct nfs_be *nb, struct nfs_conn *c, int ret,
 
 /* ---- Connections ----------------------------------------------------- */
 
-/* Any free context, else waits for one (round-robin start). */
-static struct nfs_conn *conn_get(struct nfs_be *nb)
+static void deadline_in(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static long ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (deadline->tv_sec - now.tv_sec) * 1000 +
+	       (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Takes C for K. A soft mount waits no longer than the call may last:
+ * another caller may be holding C while it waits for the server. */
+static int call_lock(struct nfs_be *nb, struct call *k, struct nfs_conn *c)
+{
+	if (!nb->soft)
+		pthread_mutex_lock(&c->lock);
+	else if (pthread_mutex_clocklock(&c->lock, CLOCK_MONOTONIC,
+					 &k->deadline))
+		return be_fail(nb, ETIMEDOUT,
+			       "server %s not responding: no connection to it was free within %d s (soft mount)",
+			       nb->server, (nb->timeout_ms + 999) / 1000);
+	k->c = c;
+	c->fault = FAULT_NONE;
+	return 0;
+}
+
+static void call_init(struct nfs_be *nb, struct call *k)
+{
+	k->c = NULL;
+	k->backoff_ms = NFS_BACKOFF_MIN_MS;
+	k->rebuilds = 0;
+	k->retries = 0;
+	deadline_in(&k->deadline, nb->timeout_ms);
+}
+
+/* Starts call K on any free context, else waits for one (round-robin
+ * start). 0 or -ETIMEDOUT (soft). */
+static int call_begin(struct nfs_be *nb, struct call *k)
 {
 	unsigned int start = atomic_fetch_add(&nb->next_conn, 1) % nb->nconn;
 	struct nfs_conn *c;
 	int i;
 
+	call_init(nb, k);
 	for (i = 0; i < nb->nconn; i++) {
 		c = &nb->conns[(start + i) % nb->nconn];
-		if (pthread_mutex_trylock(&c->lock) == 0)
-			return c;
+		if (pthread_mutex_trylock(&c->lock) == 0) {
+			k->c = c;
+			c->fault = FAULT_NONE;
+			return 0;
+		}
 	}
-	c = &nb->conns[start];
-	pthread_mutex_lock(&c->lock);
-	return c;
+	return call_lock(nb, k, &nb->conns[start]);
 }
 
-static void conn_put(struct nfs_conn *c)
+/* Starts call K on F's context: every call on a file goes through the
+ * context that opened it, which also serialises them. */
+static int call_begin_file(struct nfs_be *nb, struct nfs_file *f,
+			   struct call *k)
 {
-	pthread_mutex_unlock(&c->lock);
+	call_init(nb, k);
+	return call_lock(nb, k, &nb->conns[f->conn]);
+}
+
+/* A new time budget for the next RPC of a long call (read, write). */
+static void call_rearm(struct nfs_be *nb, struct call *k)
+{
+	k->backoff_ms = NFS_BACKOFF_MIN_MS;
+	deadline_in(&k->deadline, nb->timeout_ms);
+}
+
+static void call_end(struct call *k)
+{
+	pthread_mutex_unlock(&k->c->lock);
+}
+
+/* F could not be opened again when its context was rebuilt. */
+static int file_lost(struct nfs_be *nb, struct nfs_file *f)
+{
+	return be_fail(nb, f->lost,
+		       "open file lost: it could not be opened again after reconnecting to server %s",
+		       nb->server);
+}
+
+static int conn_rebuild(struct nfs_be *nb, struct call *k);
+
+/*
+ * Whether the call K just made on its context, which left RET, should be
+ * made again: when the context is lost (the server went away, or
+ * restarted and forgot our NFSv4 state), it is rebuilt first, and while
+ * the server is away we wait for it, with a backoff. Hard mounts wait
+ * until it is back, soft ones until timeo * (retrans + 1) after the call
+ * began; then RET becomes -ETIMEDOUT. Only the caller holding a context
+ * rebuilds it: the others wait for the context, and find it working.
+ */
+static bool call_retry(struct nfs_be *nb, struct call *k, int *ret)
+{
+	struct nfs_conn *c = k->c;
+	enum conn_fault fault = c->fault;
+	char why[sizeof(c->why)];
+	long left;
+	int err;
+
+	c->fault = FAULT_NONE;
+	if (*ret >= 0 || fault == FAULT_NONE)
+		return false;
+	snprintf(why, sizeof(why), "%s", c->why);
+	for (;;) {
+		left = nb->soft ? ms_left(&k->deadline) : LONG_MAX;
+		if (left <= 0) {
+			*ret = be_fail(nb, ETIMEDOUT,
+				       "server %s not responding, gave up after %d s (soft mount): %s",
+				       nb->server, (nb->timeout_ms + 999) / 1000,
+				       why);
+			return false;
+		}
+		if (fault == FAULT_LOST) {
+			err = conn_rebuild(nb, k);
+			if (!err) {
+				if (++k->rebuilds > NFS_MAX_REBUILDS)
+					return false; /* *ret stands */
+				k->retries++;
+				return true;
+			}
+			snprintf(why, sizeof(why), "%s", c->why);
+			left = nb->soft ? ms_left(&k->deadline) : LONG_MAX;
+			if (left <= 0)
+				continue;
+		}
+		/* Never a busy loop, never past the deadline. */
+		sleep_ms(k->backoff_ms < left ? k->backoff_ms : left);
+		k->backoff_ms = k->backoff_ms * 2 < NFS_BACKOFF_MAX_MS ?
+					k->backoff_ms * 2 :
+					NFS_BACKOFF_MAX_MS;
+		if (fault == FAULT_DELAY) {
+			k->retries++;
+			return true;
+		}
+	}
 }
 
 /* Creating calls run as the caller, so the server makes the new object
@@ -566,6 +804,20 @@ static int child_lookup(struct nfs_be *nb, struct nfs_conn *c,
 	return 0;
 }
 
+/* child_lookup for call K, through reconnects. */
+static int child_lookup_retry(struct nfs_be *nb, struct call *k,
+			      struct nfs_obj *dir, const char *name,
+			      const char *path, struct podfs_bobj **obj,
+			      struct stat *st)
+{
+	int ret;
+
+	do
+		ret = child_lookup(nb, k->c, dir, name, path, obj, st);
+	while (call_retry(nb, k, &ret));
+	return ret;
+}
+
 /* ---- Attach and detach ---------------------------------------------------- */
 
 /* Connects to SERVER:PORT with a bound, to tell why a mount failed.
@@ -612,13 +864,31 @@ out:
 	return err;
 }
 
+/*
+ * Frees a context, unless calls are still queued on it: libnfs would
+ * cancel them, and the callbacks of its sync calls write into the stack
+ * frames those calls had. Such a context (only possible without
+ * rpc_set_autoreconnect) is left alone, its socket closed.
+ */
+static void conn_destroy(struct nfs_context *nfs)
+{
+	int fd;
+
+	if (nfs_queue_length(nfs) == 0) {
+		nfs_destroy_context(nfs);
+		return;
+	}
+	fd = nfs_get_fd(nfs);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Sets up C's context: a unique NFSv4 client, version, ports (libnfs 4.0
  * only takes those through URL arguments), bounded timeout. */
-static int conn_init(struct nfs_be *nb, const struct podfs_config *cfg,
-		     struct nfs_conn *c)
+static int conn_init(struct nfs_be *nb, struct nfs_conn *c)
 {
 	char url[1024], name[64], uuid[37];
-	const char *path = cfg->path;
+	const char *path = nb->export;
 	struct nfs_url *u;
 	uuid_t id;
 	int n;
@@ -632,7 +902,7 @@ static int conn_init(struct nfs_be *nb, const struct podfs_config *cfg,
 	 * own name is "Libnfs pid:PID TIME": the same for contexts made
 	 * within one second. (libnfs 4.0 leaks the name it replaces, so
 	 * only where it matters.) */
-	if (cfg->vers == 4) {
+	if (nb->vers == 4) {
 		uuid_generate(id);
 		uuid_unparse_lower(id, uuid);
 		snprintf(name, sizeof(name), "podfs-%s", uuid);
@@ -645,20 +915,21 @@ static int conn_init(struct nfs_be *nb, const struct podfs_config *cfg,
 #endif
 	nfs_set_dircache(c->nfs, 0); /* the cache layer is above us */
 	nfs_umask(c->nfs, 0);	     /* modes arrive with umask applied */
+	nfs_set_autoreconnect(c->nfs, 1); /* see conn_tune */
 
 	/* Only the path part of the URL is parsed by libnfs; one with '?'
 	 * or '&' would be split, and it is not used anyway. */
 	if (strpbrk(path, "?&"))
 		path = "/";
 	n = snprintf(url, sizeof(url), "nfs://%s%s%s%s?version=%d",
-		     strchr(cfg->server, ':') ? "[" : "", cfg->server,
-		     strchr(cfg->server, ':') ? "]" : "", path, cfg->vers);
-	if (cfg->port > 0)
+		     strchr(nb->server, ':') ? "[" : "", nb->server,
+		     strchr(nb->server, ':') ? "]" : "", path, nb->vers);
+	if (nb->port > 0)
 		n += snprintf(url + n, sizeof(url) - n, "&nfsport=%d",
-			      cfg->port);
-	if (cfg->mountport > 0 && cfg->vers == 3)
+			      nb->port);
+	if (nb->mountport > 0 && nb->vers == 3)
 		n += snprintf(url + n, sizeof(url) - n, "&mountport=%d",
-			      cfg->mountport);
+			      nb->mountport);
 	if ((size_t)n >= sizeof(url))
 		return be_fail(nb, EINVAL, "server name or path too long");
 	u = nfs_parse_url_dir(c->nfs, url);
@@ -666,8 +937,8 @@ static int conn_init(struct nfs_be *nb, const struct podfs_config *cfg,
 		return be_fail(nb, EINVAL, "libnfs refused %s: %s", url,
 			       nfs_get_error(c->nfs));
 	nfs_destroy_url(u);
-	if (nfs_set_version(c->nfs, cfg->vers))
-		return be_fail(nb, EINVAL, "NFS version %d: %s", cfg->vers,
+	if (nfs_set_version(c->nfs, nb->vers))
+		return be_fail(nb, EINVAL, "NFS version %d: %s", nb->vers,
 			       nfs_get_error(c->nfs));
 	nfs_set_timeout(c->nfs, nb->timeout_ms);
 	return 0;
@@ -701,7 +972,7 @@ static int mount_probe(struct nfs_be *nb, const struct podfs_config *cfg,
 		} else {
 			*slash = '\0';
 		}
-		if (conn_init(nb, cfg, &c))
+		if (conn_init(nb, &c))
 			break;
 		if (!nfs_mount(c.nfs, cfg->server, prefix)) {
 			const char *rest = cfg->path + strlen(prefix);
@@ -709,7 +980,7 @@ static int mount_probe(struct nfs_be *nb, const struct podfs_config *cfg,
 			if (!strcmp(prefix, "/"))
 				rest = cfg->path;
 			err = nfs_lstat64(c.nfs, rest, &ns);
-			nfs_destroy_context(c.nfs);
+			conn_destroy(c.nfs);
 			if (err == -ENOENT) {
 				err = be_fail(nb, ENOENT,
 					      "directory %s not found in export %s on server %s",
@@ -722,23 +993,63 @@ static int mount_probe(struct nfs_be *nb, const struct podfs_config *cfg,
 			free(prefix);
 			return err;
 		}
-		nfs_destroy_context(c.nfs);
+		conn_destroy(c.nfs);
 		c.nfs = NULL;
 	}
 	if (c.nfs)
-		nfs_destroy_context(c.nfs);
+		conn_destroy(c.nfs);
 	free(prefix);
 	return be_fail(nb, ENOENT, "export %s not found on server %s%s",
 		       cfg->path, cfg->server,
 		       denied ? " (or not exported to this client)" : "");
 }
 
+/*
+ * Why can a mount not reach the server? libnfs only says "nfs_service
+ * failed": we find out ourselves, with a TCP connection to each port a
+ * mount uses. 0 when all answer, else -errno and the reason in WHY.
+ */
+static int server_probe(struct nfs_be *nb, int timeout_ms, char *why,
+			size_t size)
+{
+	int ports[2], nports = 0, i, err;
+
+	if (nb->vers == 3) {
+		ports[nports++] = nb->mountport > 0 ? nb->mountport : 111;
+		if (nb->port > 0)
+			ports[nports++] = nb->port;
+	} else {
+		ports[nports++] = nb->port > 0 ? nb->port : 2049;
+	}
+	for (i = 0; i < nports; i++) {
+		err = tcp_probe(nb->server, ports[i], timeout_ms);
+		if (err == -EHOSTUNREACH)
+			snprintf(why, size, "cannot resolve server name %s",
+				 nb->server);
+		else if (err == -ECONNREFUSED)
+			snprintf(why, size,
+				 "cannot connect to server %s port %d: connection refused",
+				 nb->server, ports[i]);
+		else if (err == -ETIMEDOUT)
+			snprintf(why, size,
+				 "cannot connect to server %s port %d: no answer within %d s",
+				 nb->server, ports[i], (timeout_ms + 999) / 1000);
+		else if (err)
+			snprintf(why, size,
+				 "cannot connect to server %s port %d: %s",
+				 nb->server, ports[i], strerror(-err));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* Why did nfs_mount fail with RET? Connection problems first. */
 static int mount_fail(struct nfs_be *nb, const struct podfs_config *cfg,
 		      struct nfs_conn *c, int ret)
 {
-	char why[512];
-	int ports[2], nports = 0, i, err;
+	char why[512], probe[512];
+	int err;
 
 	snprintf(why, sizeof(why), "%s",
 		 nfs_get_error(c->nfs) ? nfs_get_error(c->nfs) : "?");
@@ -758,38 +1069,32 @@ static int mount_fail(struct nfs_be *nb, const struct podfs_config *cfg,
 		return be_fail(nb, EACCES, "server %s denied the mount of %s: %s",
 			       cfg->server, cfg->path, why);
 
-	/* libnfs only says "nfs_service failed": find out ourselves. */
-	if (cfg->vers == 3) {
-		ports[nports++] = cfg->mountport > 0 ? cfg->mountport : 111;
-		if (cfg->port > 0)
-			ports[nports++] = cfg->port;
-	} else {
-		ports[nports++] = cfg->port > 0 ? cfg->port : 2049;
-	}
-	for (i = 0; i < nports; i++) {
-		err = tcp_probe(cfg->server, ports[i], nb->timeout_ms);
-		if (err == -EHOSTUNREACH)
-			return be_fail(nb, EHOSTUNREACH,
-				       "cannot resolve server name %s",
-				       cfg->server);
-		if (err == -ECONNREFUSED)
-			return be_fail(nb, ECONNREFUSED,
-				       "cannot connect to server %s port %d: connection refused",
-				       cfg->server, ports[i]);
-		if (err == -ETIMEDOUT)
-			return be_fail(nb, ETIMEDOUT,
-				       "cannot connect to server %s port %d: no answer within %d s",
-				       cfg->server, ports[i],
-				       nb->timeout_ms / 1000);
-		if (err)
-			return be_fail(nb, -err,
-				       "cannot connect to server %s port %d: %s",
-				       cfg->server, ports[i], strerror(-err));
-	}
+	err = server_probe(nb, nb->timeout_ms, probe, sizeof(probe));
+	if (err)
+		return be_fail(nb, err, "%s", probe);
 	if (ret >= 0 || ret == -EPERM)
 		ret = -EIO;
 	return be_fail(nb, ret, "mount of %s on server %s failed: %s",
 		       cfg->path, cfg->server, why);
+}
+
+/*
+ * A mounted context's timeouts: hard (default) waits for an answer for
+ * ever, like the kernel's client; soft gives up after timeo * (retrans +
+ * 1). libnfs reconnects once when the connection drops: that hides a
+ * dropped idle connection, and fails the calls in flight when the server
+ * is away. Waiting for it is call_retry's job: libnfs 4.0 retries
+ * without a pause (a busy loop), and with no retry at all it leaves the
+ * calls in flight queued, their callbacks pointing into the stack frames
+ * of sync calls long returned (see conn_destroy).
+ */
+static void conn_tune(struct nfs_be *nb, struct nfs_conn *c)
+{
+	nfs_set_timeout(c->nfs, nb->soft ? nb->timeout_ms : -1);
+	/* NFSv3 takes this at mount time, NFSv4 never; the rpc layer's
+	 * own setter takes both. */
+	if (rpc_set_autoreconnect)
+		rpc_set_autoreconnect(nfs_get_rpc_context(c->nfs), 1);
 }
 
 static int conn_open(struct nfs_be *nb, const struct podfs_config *cfg,
@@ -797,19 +1102,166 @@ static int conn_open(struct nfs_be *nb, const struct podfs_config *cfg,
 {
 	int ret;
 
-	ret = conn_init(nb, cfg, c);
+	ret = conn_init(nb, c);
 	if (ret)
 		return ret;
 	ret = nfs_mount(c->nfs, cfg->server, cfg->path);
 	if (ret)
 		return mount_fail(nb, cfg, c, ret);
 	c->mounted = true;
-	/* hard (default): wait for the server for ever, and let libnfs
-	 * reconnect, like the kernel's client; soft: give up after
-	 * timeo * (retrans + 1). */
-	nfs_set_timeout(c->nfs, cfg->soft ? nb->timeout_ms : -1);
-	nfs_set_autoreconnect(c->nfs, -1);
+	conn_tune(nb, c);
 	return 0;
+}
+
+/* One open file of a context being rebuilt, and what it becomes. */
+struct reopen {
+	struct nfs_file *f;
+	struct nfsfh *fh; /* on the new context; NULL: lost */
+	int lost;
+};
+
+/*
+ * Opens F again by its path on context NEW: O_TRUNC is long done, and
+ * O_CREAT/O_EXCL never reach an open file. A file whose name now holds
+ * another object (or nothing) is lost: R->lost. Returns -errno only when
+ * NEW cannot be used (the server went away again), with NEW's fault set.
+ */
+static int file_reopen(struct nfs_be *nb, struct nfs_conn *new,
+		       struct reopen *r)
+{
+	struct nfs_obj *o = OBJ(r->f->f.obj);
+	struct nfs_stat_64 ns;
+	char *path;
+	int ret;
+
+	r->fh = NULL;
+	r->lost = obj_path(nb, o, NULL, &path);
+	if (r->lost)
+		return 0;
+	ret = nfs_open(new->nfs, path, r->f->oflags, &r->fh);
+	if (ret) {
+		r->fh = NULL;
+		r->lost = call_fail(nb, new, ret, "reopen", path);
+	} else {
+		ret = nfs_fstat64(new->nfs, r->fh, &ns);
+		if (ret)
+			r->lost = call_fail(nb, new, ret, "fstat", path);
+		else if (ns.nfs_ino != o->b.key)
+			r->lost = be_fail(nb, ESTALE,
+					  "%s: replaced on the server while reconnecting",
+					  path);
+		if (r->lost) {
+			nfs_close(new->nfs, r->fh);
+			r->fh = NULL;
+		}
+	}
+	free(path);
+	return new->fault != FAULT_NONE ? -EIO : 0;
+}
+
+/* The files open on C (held: none can come or go). */
+static int conn_files(struct nfs_be *nb, struct nfs_conn *c,
+		      struct reopen **out, size_t *count)
+{
+	int idx = (int)(c - nb->conns);
+	struct reopen *r = NULL, *bigger;
+	size_t n = 0, cap = 0;
+	struct nfs_file *f;
+
+	pthread_mutex_lock(&nb->files_lock);
+	for (f = nb->files; f; f = f->next) {
+		if (f->conn != idx || !f->fh)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			bigger = realloc(r, cap * sizeof(*r));
+			if (!bigger) {
+				pthread_mutex_unlock(&nb->files_lock);
+				free(r);
+				return be_fail(nb, ENOMEM, "out of memory");
+			}
+			r = bigger;
+		}
+		r[n++] = (struct reopen){ .f = f };
+	}
+	pthread_mutex_unlock(&nb->files_lock);
+	*out = r;
+	*count = n;
+	return 0;
+}
+
+/*
+ * Replaces the context of call K (held) by a new one: a new connection,
+ * for NFSv4 a new client, and every file open on it opened again there.
+ * All or nothing: on failure (the server is still away) the context is
+ * left as it was and its why says what went wrong.
+ */
+static int conn_rebuild(struct nfs_be *nb, struct call *k)
+{
+	struct nfs_conn *c = k->c, new = { .fault = FAULT_NONE };
+	struct reopen *r = NULL;
+	size_t n = 0, i;
+	long left;
+	int ret;
+
+	/* Each attempt is bounded; a soft one by what is left of the call
+	 * (libnfs counts whole seconds). */
+	left = nb->soft ? ms_left(&k->deadline) : nb->timeout_ms;
+	left = (left < 1000 ? 1000 : left + 999) / 1000 * 1000;
+	/* A server still away refuses a bare TCP connection: cheaper than
+	 * a context per attempt (and libnfs 4.0 leaks a little of each). */
+	ret = server_probe(nb, (int)left, c->why, sizeof(c->why));
+	if (ret)
+		return ret;
+	ret = conn_files(nb, c, &r, &n);
+	if (ret)
+		return ret;
+	snprintf(c->why, sizeof(c->why), "cannot set up a new NFS context");
+	ret = conn_init(nb, &new);
+	if (ret)
+		goto fail;
+	nfs_set_timeout(new.nfs, (int)left);
+	ret = nfs_mount(new.nfs, nb->server, nb->export);
+	if (ret) {
+		snprintf(c->why, sizeof(c->why), "reconnecting: %s",
+			 nfs_get_error(new.nfs) ? nfs_get_error(new.nfs) :
+						  "mount failed");
+		ret = call_fail(nb, &new, ret, "mount", nb->export);
+		goto fail;
+	}
+	new.mounted = true;
+	for (i = 0; i < n; i++) {
+		ret = file_reopen(nb, &new, &r[i]);
+		if (ret) {
+			snprintf(c->why, sizeof(c->why),
+				 "reopening files: %.200s", new.why);
+			goto fail;
+		}
+	}
+
+	/* The old context goes: its files' handles with it (a dead NFSv4
+	 * connection fails the CLOSE at once; a live one is bounded). */
+	nfs_set_timeout(c->nfs, NFS_GOODBYE_MS);
+	for (i = 0; i < n; i++) {
+		nfs_close(c->nfs, r[i].f->fh);
+		r[i].f->fh = r[i].fh;
+		r[i].f->lost = r[i].lost;
+	}
+	conn_destroy(c->nfs);
+	c->nfs = new.nfs;
+	c->mounted = true;
+	conn_tune(nb, c);
+	free(r);
+	return 0;
+
+fail:
+	for (i = 0; i < n; i++)
+		if (r[i].fh)
+			nfs_close(new.nfs, r[i].fh);
+	if (new.nfs)
+		conn_destroy(new.nfs);
+	free(r);
+	return ret;
 }
 
 static void nfs_be_free(struct nfs_be *nb)
@@ -820,14 +1272,15 @@ static void nfs_be_free(struct nfs_be *nb)
 
 	for (f = nb->files; f; f = fnext) {
 		fnext = f->next;
-		nfs_close(nb->conns[f->conn].nfs, f->fh);
+		if (f->fh)
+			nfs_close(nb->conns[f->conn].nfs, f->fh);
 		free(f);
 	}
 	for (i = 0; nb->conns && i < nb->nconn && nb->conns[i].nfs; i++) {
 		if (nb->conns[i].mounted)
 			nfs_umount(nb->conns[i].nfs);
 		if (nb->conns[i].nfs)
-			nfs_destroy_context(nb->conns[i].nfs);
+			conn_destroy(nb->conns[i].nfs);
 		pthread_mutex_destroy(&nb->conns[i].lock);
 	}
 	for (o = nb->objs; o; o = onext) {
@@ -880,6 +1333,9 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 	nb->server = strdup(cfg->server);
 	nb->export = strdup(cfg->path);
 	nb->vers = cfg->vers;
+	nb->port = cfg->port;
+	nb->mountport = cfg->mountport;
+	nb->soft = cfg->soft;
 	nb->nconn = cfg->nconnect;
 	if (nb->nconn < 1)
 		nb->nconn = 1;
@@ -955,11 +1411,16 @@ static int nfs_be_root(struct podfs_backend *be, struct podfs_bobj **obj,
 		       struct stat *st)
 {
 	struct nfs_be *nb = NB(be);
-	struct nfs_conn *c = conn_get(nb);
+	struct call k;
 	int ret;
 
-	ret = conn_lstat(nb, c, "/", st);
-	conn_put(c);
+	ret = call_begin(nb, &k);
+	if (ret)
+		return ret;
+	do
+		ret = conn_lstat(nb, k.c, "/", st);
+	while (call_retry(nb, &k, &ret));
+	call_end(&k);
 	if (ret)
 		return ret;
 	atomic_fetch_add(&nb->root->refs, 1);
@@ -972,16 +1433,21 @@ static int nfs_be_lookup(struct podfs_backend *be, struct podfs_bobj *dir,
 			 struct stat *st)
 {
 	struct nfs_be *nb = NB(be);
-	struct nfs_conn *c;
+	struct call k;
 	char *path;
 	int ret;
 
 	ret = obj_path(nb, OBJ(dir), name, &path);
 	if (ret)
 		return ret;
-	c = conn_get(nb);
-	ret = child_lookup(nb, c, OBJ(dir), name, path, obj, st);
-	conn_put(c);
+	ret = call_begin(nb, &k);
+	if (!ret) {
+		do
+			ret = child_lookup(nb, k.c, OBJ(dir), name, path, obj,
+					   st);
+		while (call_retry(nb, &k, &ret));
+		call_end(&k);
+	}
 	free(path);
 	return ret;
 }
@@ -1021,28 +1487,41 @@ static int nfs_be_getattr(struct podfs_backend *be, struct podfs_bobj *obj,
 			  struct podfs_bfile *file, struct stat *st)
 {
 	struct nfs_be *nb = NB(be);
+	struct nfs_file *f = file ? FILE_OF(file) : NULL;
 	struct nfs_stat_64 ns;
-	struct nfs_conn *c;
+	struct call k;
 	char *path;
 	int ret;
 
-	if (file) {
-		c = &nb->conns[FILE_OF(file)->conn];
-		pthread_mutex_lock(&c->lock);
-		ret = nfs_fstat64(c->nfs, FILE_OF(file)->fh, &ns);
+	if (f) {
+		ret = call_begin_file(nb, f, &k);
 		if (ret)
-			ret = call_fail(nb, c, ret, "fstat", "(open file)");
-		else
-			stat_from_nfs(st, &ns);
-		conn_put(c);
-		return ret;
+			return ret;
+		do {
+			ret = 1; /* lost in a reconnect: by path below */
+			if (!f->fh)
+				break;
+			ret = nfs_fstat64(k.c->nfs, f->fh, &ns);
+			if (ret)
+				ret = call_fail(nb, k.c, ret, "fstat",
+						"(open file)");
+			else
+				stat_from_nfs(st, &ns);
+		} while (call_retry(nb, &k, &ret));
+		call_end(&k);
+		if (ret <= 0)
+			return ret;
 	}
 	ret = obj_path(nb, OBJ(obj), NULL, &path);
 	if (ret)
 		return ret;
-	c = conn_get(nb);
-	ret = conn_lstat(nb, c, path, st);
-	conn_put(c);
+	ret = call_begin(nb, &k);
+	if (!ret) {
+		do
+			ret = conn_lstat(nb, k.c, path, st);
+		while (call_retry(nb, &k, &ret));
+		call_end(&k);
+	}
 	free(path);
 	return ret;
 }
@@ -1113,6 +1592,7 @@ static int nfs4_errno(nfsstat4 status)
 struct raw_call {
 	bool done;
 	int err;
+	enum conn_fault fault;
 	char msg[256];
 };
 
@@ -1126,6 +1606,7 @@ static void raw_done(struct rpc_context *rpc, int status, void *data,
 	(void)rpc;
 	rc->done = true;
 	if (status != RPC_STATUS_SUCCESS) {
+		rc->fault = FAULT_LOST;
 		rc->err = status == RPC_STATUS_TIMEOUT ? -ETIMEDOUT : -EIO;
 		snprintf(rc->msg, sizeof(rc->msg), "%s",
 			 status == RPC_STATUS_ERROR && data ? (char *)data :
@@ -1136,6 +1617,8 @@ static void raw_done(struct rpc_context *rpc, int status, void *data,
 	if (res->status == NFS4_OK)
 		return;
 	rc->err = nfs4_errno(res->status);
+	if (res->status == NFS4ERR_GRACE || res->status == NFS4ERR_DELAY)
+		rc->fault = FAULT_DELAY;
 	last = res->resarray.resarray_len ?
 		       &res->resarray.resarray_val[res->resarray.resarray_len - 1] :
 		       NULL;
@@ -1157,6 +1640,7 @@ static int raw_compound(struct nfs_conn *c, COMPOUND4args *args,
 
 	if (rpc_nfs4_compound_async(rpc, raw_done, args, rc)) {
 		snprintf(rc->msg, sizeof(rc->msg), "%s", nfs_get_error(c->nfs));
+		rc->fault = FAULT_LOST;
 		return rc->err = -EIO;
 	}
 	while (!rc->done) {
@@ -1168,8 +1652,10 @@ static int raw_compound(struct nfs_conn *c, COMPOUND4args *args,
 			pfd.revents = POLLERR;
 		if (rpc_service(rpc, n > 0 ? pfd.revents : 0) < 0 &&
 		    !rc->done) {
+			/* RC stays queued: the caller must leave it be */
 			snprintf(rc->msg, sizeof(rc->msg), "%s",
 				 nfs_get_error(c->nfs));
+			rc->fault = FAULT_LOST;
 			return rc->err = -EIO;
 		}
 	}
@@ -1181,7 +1667,7 @@ static int conn_setattr4(struct nfs_be *nb, struct nfs_conn *c,
 			 const char *path, const struct stat *attr, int to_set)
 {
 	uint32_t mask[2] = { 0, 0 };
-	struct raw_call rc = { .done = false };
+	struct raw_call *rc;
 	COMPOUND4args args = { .minorversion = 0 };
 	struct xdr_buf x = { .len = 0 };
 	nfs_argop4 *ops;
@@ -1244,12 +1730,23 @@ static int conn_setattr4(struct nfs_be *nb, struct nfs_conn *c,
 	args.argarray.argarray_len = n;
 	args.argarray.argarray_val = ops;
 
-	ret = raw_compound(c, &args, &rc);
+	/* On the heap: a call libnfs still holds when the connection broke
+	 * is left to it. */
+	rc = calloc(1, sizeof(*rc));
+	if (!rc) {
+		ret = be_fail(nb, ENOMEM, "out of memory");
+	} else {
+		ret = raw_compound(c, &args, rc);
+		if (ret) {
+			conn_fault(c, rc->fault, rc->msg);
+			ret = be_fail(nb, ret, "setattr %s: %s", path, rc->msg);
+		}
+		if (rc->done)
+			free(rc);
+	}
 	free(ops);
 	free(names);
-	if (ret)
-		return be_fail(nb, ret, "setattr %s: %s", path, rc.msg);
-	return 0;
+	return ret;
 }
 
 static void timeval_of(struct timeval *tv, const struct timespec *ts)
@@ -1356,28 +1853,29 @@ static int nfs_be_setattr(struct podfs_backend *be, struct podfs_bobj *obj,
 			  int to_set, struct stat *out)
 {
 	struct nfs_be *nb = NB(be);
-	struct nfs_conn *c;
+	struct nfs_file *f = file ? FILE_OF(file) : NULL;
 	struct stat st;
+	struct call k;
 	char *path = NULL;
 	int ret;
 
 	/* An open file, even one removed meanwhile, needs no path, except
 	 * for its times (libnfs 4.0 has no futimes). */
-	if (!file || (to_set & ~(PODFS_SET_SIZE | PODFS_SET_MODE |
-				 PODFS_SET_UID | PODFS_SET_GID))) {
-		ret = obj_path(nb, OBJ(obj), NULL, &path);
-		if (ret)
-			return ret;
+	ret = obj_path(nb, OBJ(obj), NULL, &path);
+	if (ret && (!f || (to_set & ~(PODFS_SET_SIZE | PODFS_SET_MODE |
+				      PODFS_SET_UID | PODFS_SET_GID))))
+		return ret;
+	ret = f ? call_begin_file(nb, f, &k) : call_begin(nb, &k);
+	if (!ret) {
+		do {
+			if (f && !f->fh && !path)
+				ret = file_lost(nb, f);
+			else
+				ret = conn_setattr(nb, k.c, f ? f->fh : NULL,
+						   path, attr, to_set);
+		} while (call_retry(nb, &k, &ret));
+		call_end(&k);
 	}
-	if (file) {
-		c = &nb->conns[FILE_OF(file)->conn];
-		pthread_mutex_lock(&c->lock);
-	} else {
-		c = conn_get(nb);
-	}
-	ret = conn_setattr(nb, c, file ? FILE_OF(file)->fh : NULL, path, attr,
-			   to_set);
-	conn_put(c);
 	free(path);
 	if (!ret && out) {
 		ret = nfs_be_getattr(be, obj, file, &st);
@@ -1472,18 +1970,22 @@ static int nfs_be_readdir(struct podfs_backend *be, struct podfs_bobj *dir,
 {
 	struct nfs_be *nb = NB(be);
 	struct nfs_obj *o;
-	struct nfs_conn *c;
 	struct dent *d = NULL;
 	size_t n = 0, i;
+	struct call k;
 	char *path;
 	int ret;
 
 	ret = obj_path(nb, OBJ(dir), NULL, &path);
 	if (ret)
 		return ret;
-	c = conn_get(nb);
-	ret = dir_read(nb, c, path, &d, &n);
-	conn_put(c);
+	ret = call_begin(nb, &k);
+	if (!ret) {
+		do
+			ret = dir_read(nb, k.c, path, &d, &n);
+		while (call_retry(nb, &k, &ret));
+		call_end(&k);
+	}
 	free(path);
 	if (ret)
 		return ret;
@@ -1502,22 +2004,36 @@ static int nfs_be_mkdir(struct podfs_backend *be, struct podfs_bobj *dir,
 			struct stat *st)
 {
 	struct nfs_be *nb = NB(be);
-	struct nfs_conn *c;
+	bool replayed;
+	struct call k;
 	char *path;
 	int ret;
 
 	ret = obj_path(nb, OBJ(dir), name, &path);
 	if (ret)
 		return ret;
-	c = conn_get(nb);
-	conn_cred(c, cred);
-	ret = nfs_mkdir2(c->nfs, path, mode & 07777);
-	conn_uncred(nb, c, cred);
+	ret = call_begin(nb, &k);
 	if (ret)
-		ret = call_fail(nb, c, ret, "mkdir", path);
-	else
-		ret = child_lookup(nb, c, OBJ(dir), name, path, obj, st);
-	conn_put(c);
+		goto out;
+	do {
+		conn_cred(k.c, cred);
+		ret = nfs_mkdir2(k.c->nfs, path, mode & 07777);
+		conn_uncred(nb, k.c, cred);
+		if (ret)
+			ret = call_fail(nb, k.c, ret, "mkdir", path);
+	} while (call_retry(nb, &k, &ret));
+	/* Made again after a reconnect, a MKDIR the server did before it
+	 * went away finds its own directory (its reply cache is gone):
+	 * take a directory there as ours, as close as a client can tell. */
+	replayed = ret == -EEXIST && k.retries > 0;
+	if (!ret || replayed)
+		ret = child_lookup_retry(nb, &k, OBJ(dir), name, path, obj, st);
+	if (!ret && replayed && !S_ISDIR(st->st_mode)) {
+		obj_put(nb, OBJ(*obj));
+		ret = be_fail(nb, EEXIST, "mkdir %s: file exists", path);
+	}
+	call_end(&k);
+out:
 	free(path);
 	return ret;
 }
@@ -1567,7 +2083,7 @@ static int nfs_be_mknod(struct podfs_backend *be, struct podfs_bobj *dir,
 {
 	struct nfs_be *nb = NB(be);
 	struct nfsfh *fh;
-	struct nfs_conn *c;
+	struct call k;
 	char *path;
 	int ret;
 
@@ -1578,23 +2094,28 @@ static int nfs_be_mknod(struct podfs_backend *be, struct podfs_bobj *dir,
 	ret = obj_path(nb, OBJ(dir), name, &path);
 	if (ret)
 		return ret;
-	c = conn_get(nb);
-	if (S_ISREG(mode) || !(mode & S_IFMT)) {
-		/* MKNOD makes special files only. */
-		ret = conn_create(nb, c, path, O_RDONLY | O_EXCL, mode, cred,
-				  &fh);
-		if (!ret)
-			nfs_close(c->nfs, fh);
-	} else {
-		conn_cred(c, cred);
-		ret = nfs_mknod(c->nfs, path, mode, rdev);
-		conn_uncred(nb, c, cred);
-		if (ret)
-			ret = call_fail(nb, c, ret, "mknod", path);
-	}
+	ret = call_begin(nb, &k);
+	if (ret)
+		goto out;
+	do {
+		if (S_ISREG(mode) || !(mode & S_IFMT)) {
+			/* MKNOD makes special files only. */
+			ret = conn_create(nb, k.c, path, O_RDONLY | O_EXCL,
+					  mode, cred, &fh);
+			if (!ret)
+				nfs_close(k.c->nfs, fh);
+		} else {
+			conn_cred(k.c, cred);
+			ret = nfs_mknod(k.c->nfs, path, mode, rdev);
+			conn_uncred(nb, k.c, cred);
+			if (ret)
+				ret = call_fail(nb, k.c, ret, "mknod", path);
+		}
+	} while (call_retry(nb, &k, &ret));
 	if (!ret)
-		ret = child_lookup(nb, c, OBJ(dir), name, path, obj, st);
-	conn_put(c);
+		ret = child_lookup_retry(nb, &k, OBJ(dir), name, path, obj, st);
+	call_end(&k);
+out:
 	free(path);
 	return ret;
 }
@@ -1605,22 +2126,27 @@ static int nfs_be_symlink(struct podfs_backend *be, struct podfs_bobj *dir,
 			  struct podfs_bobj **obj, struct stat *st)
 {
 	struct nfs_be *nb = NB(be);
-	struct nfs_conn *c;
+	struct call k;
 	char *path;
 	int ret;
 
 	ret = obj_path(nb, OBJ(dir), name, &path);
 	if (ret)
 		return ret;
-	c = conn_get(nb);
-	conn_cred(c, cred);
-	ret = nfs_symlink(c->nfs, target, path);
-	conn_uncred(nb, c, cred);
+	ret = call_begin(nb, &k);
 	if (ret)
-		ret = call_fail(nb, c, ret, "symlink", path);
-	else
-		ret = child_lookup(nb, c, OBJ(dir), name, path, obj, st);
-	conn_put(c);
+		goto out;
+	do {
+		conn_cred(k.c, cred);
+		ret = nfs_symlink(k.c->nfs, target, path);
+		conn_uncred(nb, k.c, cred);
+		if (ret)
+			ret = call_fail(nb, k.c, ret, "symlink", path);
+	} while (call_retry(nb, &k, &ret));
+	if (!ret)
+		ret = child_lookup_retry(nb, &k, OBJ(dir), name, path, obj, st);
+	call_end(&k);
+out:
 	free(path);
 	return ret;
 }
@@ -1641,6 +2167,7 @@ static int file_new(struct nfs_be *nb, struct nfs_conn *c, struct nfsfh *fh,
 	f->f.obj = &o->b;
 	f->fh = fh;
 	f->conn = (int)(c - nb->conns);
+	f->oflags = flags & (O_ACCMODE | O_SYNC);
 	f->append = flags & O_APPEND;
 	pthread_mutex_lock(&nb->files_lock);
 	f->next = nb->files;
@@ -1660,39 +2187,58 @@ static int nfs_be_create(struct podfs_backend *be, struct podfs_bobj *dir,
 {
 	struct nfs_be *nb = NB(be);
 	struct nfs_stat_64 ns;
-	struct nfs_conn *c;
+	struct nfsfh *fh = NULL;
 	struct nfs_obj *o;
-	struct nfsfh *fh;
+	struct call k;
 	char *path;
 	int ret;
 
 	ret = obj_path(nb, OBJ(dir), name, &path);
 	if (ret)
 		return ret;
-	c = conn_get(nb);
-	ret = conn_create(nb, c, path, flags, mode, cred, &fh);
+	ret = call_begin(nb, &k);
 	if (ret)
 		goto out;
-	ret = nfs_fstat64(c->nfs, fh, &ns);
-	if (ret) {
-		ret = call_fail(nb, c, ret, "fstat", path);
-		nfs_close(c->nfs, fh);
-		goto out;
-	}
+	do
+		ret = conn_create(nb, k.c, path, flags, mode, cred, &fh);
+	while (call_retry(nb, &k, &ret));
+	if (ret)
+		goto out_call;
+	do {
+		/* The file exists now: after a reconnect, open it again. */
+		if (!fh) {
+			ret = nfs_open(k.c->nfs, path,
+				       flags & (O_ACCMODE | O_SYNC), &fh);
+			if (ret) {
+				fh = NULL;
+				ret = call_fail(nb, k.c, ret, "open", path);
+				continue;
+			}
+		}
+		ret = nfs_fstat64(k.c->nfs, fh, &ns);
+		if (ret) {
+			ret = call_fail(nb, k.c, ret, "fstat", path);
+			nfs_close(k.c->nfs, fh);
+			fh = NULL;
+		}
+	} while (call_retry(nb, &k, &ret));
+	if (ret)
+		goto out_call;
 	stat_from_nfs(st, &ns);
 	o = obj_child(nb, OBJ(dir), name, st->st_ino);
 	if (!o) {
-		nfs_close(c->nfs, fh);
+		nfs_close(k.c->nfs, fh);
 		ret = be_fail(nb, ENOMEM, "out of memory");
-		goto out;
+		goto out_call;
 	}
-	ret = file_new(nb, c, fh, o, flags, file);
+	ret = file_new(nb, k.c, fh, o, flags, file);
 	if (ret)
 		obj_put(nb, o);
 	else
 		*obj = &o->b;
+out_call:
+	call_end(&k);
 out:
-	conn_put(c);
 	free(path);
 	return ret;
 }
@@ -1724,7 +2270,8 @@ static int nfs_be_link(struct podfs_backend *be, struct podfs_bobj *obj,
 {
 	struct nfs_be *nb = NB(be);
 	char *path, *newpath;
-	struct nfs_conn *c;
+	bool replayed;
+	struct call k;
 	int ret;
 
 	ret = obj_path(nb, OBJ(obj), NULL, &path);
@@ -1735,17 +2282,30 @@ static int nfs_be_link(struct podfs_backend *be, struct podfs_bobj *obj,
 		free(path);
 		return ret;
 	}
-	c = conn_get(nb);
-	ret = nfs_link(c->nfs, path, newpath);
+	ret = call_begin(nb, &k);
 	if (ret)
-		ret = call_fail(nb, c, ret, "link", newpath);
-	else
-		ret = conn_lstat(nb, c, newpath, st);
-	conn_put(c);
-	free(newpath);
-	free(path);
+		goto out;
+	do {
+		ret = nfs_link(k.c->nfs, path, newpath);
+		if (ret)
+			ret = call_fail(nb, k.c, ret, "link", newpath);
+	} while (call_retry(nb, &k, &ret));
+	/* A LINK replayed after a reconnect finds its own link (mkdir) */
+	replayed = ret == -EEXIST && k.retries > 0;
+	if (!ret || replayed) {
+		do
+			ret = conn_lstat(nb, k.c, newpath, st);
+		while (call_retry(nb, &k, &ret));
+		if (!ret && replayed && st->st_ino != obj->key)
+			ret = be_fail(nb, EEXIST, "link %s: file exists",
+				      newpath);
+	}
+	call_end(&k);
 	if (!ret)
 		obj_add_alias(nb, OBJ(obj), OBJ(newdir), newname);
+out:
+	free(newpath);
+	free(path);
 	return ret;
 }
 
@@ -1771,19 +2331,48 @@ static struct nfs_obj *open_child(struct nfs_be *nb, struct nfs_obj *dir,
 
 static void silly_unlink(struct nfs_be *nb, struct nfs_obj *o)
 {
-	struct nfs_conn *c;
+	struct call k;
 	char *path;
+	int ret;
 
 	if (obj_path(nb, o, NULL, &path))
 		return;
-	c = conn_get(nb);
-	nfs_unlink(c->nfs, path); /* best effort, as the kernel's */
-	conn_put(c);
+	/* best effort, as the kernel's */
+	if (!call_begin(nb, &k)) {
+		do {
+			ret = nfs_unlink(k.c->nfs, path);
+			if (ret)
+				ret = call_fail(nb, k.c, ret, "unlink", path);
+		} while (call_retry(nb, &k, &ret));
+		call_end(&k);
+	}
 	free(path);
 	pthread_rwlock_wrlock(&nb->tree);
 	index_del(nb, o);
 	o->detached = true;
 	pthread_rwlock_unlock(&nb->tree);
+}
+
+/* A RENAME of PATH to NEWPATH that failed with RET: replayed after a
+ * reconnect, one the server did before it went away finds PATH gone
+ * (mkdir). Taken as done when PATH is gone and NEWPATH is there. */
+static int rename_replayed(struct nfs_be *nb, struct call *k, int ret,
+			   const char *path, const char *newpath)
+{
+	struct stat st;
+	int err;
+
+	if (ret != -ENOENT || k->retries == 0)
+		return ret;
+	do
+		err = conn_lstat(nb, k->c, path, &st);
+	while (call_retry(nb, k, &err));
+	if (err != -ENOENT)
+		return ret;
+	do
+		err = conn_lstat(nb, k->c, newpath, &st);
+	while (call_retry(nb, k, &err));
+	return err ? ret : 0;
 }
 
 /* Moves open O from NAME in DIR to a hidden name there. */
@@ -1792,7 +2381,7 @@ static int silly_rename(struct nfs_be *nb, struct nfs_obj *dir,
 {
 	struct nfs_obj *old_parent;
 	char *path, *spath, *silly;
-	struct nfs_conn *c;
+	struct call k;
 	bool closed;
 	int ret;
 
@@ -1810,11 +2399,16 @@ static int silly_rename(struct nfs_be *nb, struct nfs_obj *dir,
 		free(silly);
 		return ret;
 	}
-	c = conn_get(nb);
-	ret = nfs_rename(c->nfs, path, spath);
-	if (ret)
-		ret = call_fail(nb, c, ret, "rename", path);
-	conn_put(c);
+	ret = call_begin(nb, &k);
+	if (!ret) {
+		do {
+			ret = nfs_rename(k.c->nfs, path, spath);
+			if (ret)
+				ret = call_fail(nb, k.c, ret, "rename", path);
+		} while (call_retry(nb, &k, &ret));
+		ret = rename_replayed(nb, &k, ret, path, spath);
+		call_end(&k);
+	}
 	free(spath);
 	free(path);
 	if (ret) {
@@ -1838,7 +2432,7 @@ static int remove_name(struct nfs_be *nb, struct nfs_obj *dir,
 		       const char *name, bool is_dir)
 {
 	struct nfs_obj *open;
-	struct nfs_conn *c;
+	struct call k;
 	char *path;
 	int ret;
 
@@ -1850,29 +2444,41 @@ static int remove_name(struct nfs_be *nb, struct nfs_obj *dir,
 	ret = obj_path(nb, dir, name, &path);
 	if (ret)
 		return ret;
-	c = conn_get(nb);
+	ret = call_begin(nb, &k);
+	if (ret)
+		goto out;
 	if (nb->vers == 4) {
 		/* NFSv4 has one REMOVE for every type, and libnfs 4.0 sends
 		 * it for both: look first. Racy against other clients. */
 		struct stat st;
 
-		ret = conn_lstat(nb, c, path, &st);
+		do
+			ret = conn_lstat(nb, k.c, path, &st);
+		while (call_retry(nb, &k, &ret));
 		if (!ret && is_dir && !S_ISDIR(st.st_mode))
 			ret = be_fail(nb, ENOTDIR, "rmdir %s: not a directory",
 				      path);
 		else if (!ret && !is_dir && S_ISDIR(st.st_mode))
 			ret = be_fail(nb, EISDIR, "unlink %s: is a directory",
 				      path);
-		if (ret) {
-			conn_put(c);
-			free(path);
-			return ret;
-		}
+		if (ret)
+			goto out_call;
+		k.retries = 0;
 	}
-	ret = is_dir ? nfs_rmdir(c->nfs, path) : nfs_unlink(c->nfs, path);
-	if (ret)
-		ret = call_fail(nb, c, ret, is_dir ? "rmdir" : "unlink", path);
-	conn_put(c);
+	do {
+		ret = is_dir ? nfs_rmdir(k.c->nfs, path) :
+			       nfs_unlink(k.c->nfs, path);
+		if (ret)
+			ret = call_fail(nb, k.c, ret,
+					is_dir ? "rmdir" : "unlink", path);
+	} while (call_retry(nb, &k, &ret));
+	/* A REMOVE replayed after a reconnect finds its own work done
+	 * (mkdir). */
+	if (ret == -ENOENT && k.retries > 0)
+		ret = 0;
+out_call:
+	call_end(&k);
+out:
 	free(path);
 	if (!ret)
 		obj_gone(nb, dir, name);
@@ -1899,7 +2505,7 @@ static int nfs_be_rename(struct podfs_backend *be, struct podfs_bobj *dir,
 	struct nfs_obj *moved, *victim, *old_parent = NULL, *victim_put = NULL;
 	struct nfs_stat_64 ns;
 	char *path, *newpath, *name_copy;
-	struct nfs_conn *c;
+	struct call k;
 	int ret;
 
 	if (flags & ~PODFS_RENAME_NOREPLACE)
@@ -1931,25 +2537,35 @@ static int nfs_be_rename(struct podfs_backend *be, struct podfs_bobj *dir,
 		free(path);
 		return ret;
 	}
-	c = conn_get(nb);
+	ret = call_begin(nb, &k);
+	if (ret)
+		goto out;
 	if (flags & PODFS_RENAME_NOREPLACE) {
 		/* NFS has no such rename: look first. Racy against other
 		 * clients creating NEWNAME in between. */
-		ret = nfs_lstat64(c->nfs, newpath, &ns);
-		if (!ret)
-			ret = be_fail(nb, EEXIST, "rename to %s: file exists",
-				      newpath);
-		else if (ret == -ENOENT)
-			ret = 0;
-		else
-			ret = call_fail(nb, c, ret, "lstat", newpath);
+		do {
+			ret = nfs_lstat64(k.c->nfs, newpath, &ns);
+			if (!ret)
+				ret = be_fail(nb, EEXIST,
+					      "rename to %s: file exists",
+					      newpath);
+			else if (ret == -ENOENT)
+				ret = 0;
+			else
+				ret = call_fail(nb, k.c, ret, "lstat", newpath);
+		} while (call_retry(nb, &k, &ret));
+		k.retries = 0;
 	}
 	if (!ret) {
-		ret = nfs_rename(c->nfs, path, newpath);
-		if (ret)
-			ret = call_fail(nb, c, ret, "rename", path);
+		do {
+			ret = nfs_rename(k.c->nfs, path, newpath);
+			if (ret)
+				ret = call_fail(nb, k.c, ret, "rename", path);
+		} while (call_retry(nb, &k, &ret));
+		ret = rename_replayed(nb, &k, ret, path, newpath);
 	}
-	conn_put(c);
+	call_end(&k);
+out:
 	free(newpath);
 	free(path);
 	if (ret) {
@@ -1978,34 +2594,37 @@ static ssize_t nfs_be_readlink(struct podfs_backend *be, struct podfs_bobj *obj,
 			       char *buf, size_t size)
 {
 	struct nfs_be *nb = NB(be);
-	struct nfs_conn *c;
 	char *path, *target = NULL;
 	size_t len, max = SIZE_MAX;
+	struct call k;
 	struct stat st;
 	int ret;
 
 	ret = obj_path(nb, OBJ(obj), NULL, &path);
 	if (ret)
 		return ret;
-	c = conn_get(nb);
-	if (nb->vers == 4) {
-		/* libnfs 4.0's NFSv4 READLINK may leave the target without
-		 * its NUL: the size tells where it ends. */
-		ret = conn_lstat(nb, c, path, &st);
-		if (!ret && !S_ISLNK(st.st_mode))
-			ret = be_fail(nb, EINVAL, "readlink %s: not a symlink",
-				      path);
-		if (ret) {
-			conn_put(c);
-			free(path);
-			return ret;
-		}
-		max = (size_t)st.st_size;
-	}
-	ret = nfs_readlink2(c->nfs, path, &target);
+	ret = call_begin(nb, &k);
 	if (ret)
-		ret = call_fail(nb, c, ret, "readlink", path);
-	conn_put(c);
+		goto out;
+	do {
+		if (nb->vers == 4) {
+			/* libnfs 4.0's NFSv4 READLINK may leave the target
+			 * without its NUL: the size tells where it ends. */
+			ret = conn_lstat(nb, k.c, path, &st);
+			if (!ret && !S_ISLNK(st.st_mode))
+				ret = be_fail(nb, EINVAL,
+					      "readlink %s: not a symlink",
+					      path);
+			if (ret)
+				continue;
+			max = (size_t)st.st_size;
+		}
+		ret = nfs_readlink2(k.c->nfs, path, &target);
+		if (ret)
+			ret = call_fail(nb, k.c, ret, "readlink", path);
+	} while (call_retry(nb, &k, &ret));
+	call_end(&k);
+out:
 	free(path);
 	if (ret)
 		return ret;
@@ -2025,15 +2644,19 @@ static int nfs_be_statfs(struct podfs_backend *be, struct podfs_bobj *obj,
 {
 	struct nfs_be *nb = NB(be);
 	struct nfs_statvfs_64 sv;
-	struct nfs_conn *c;
+	struct call k;
 	int ret;
 
 	(void)obj; /* one file system: ask at the root, never stale */
-	c = conn_get(nb);
-	ret = nfs_statvfs64(c->nfs, "/", &sv);
+	ret = call_begin(nb, &k);
 	if (ret)
-		ret = call_fail(nb, c, ret, "statvfs", "/");
-	conn_put(c);
+		return ret;
+	do {
+		ret = nfs_statvfs64(k.c->nfs, "/", &sv);
+		if (ret)
+			ret = call_fail(nb, k.c, ret, "statvfs", "/");
+	} while (call_retry(nb, &k, &ret));
+	call_end(&k);
 	if (ret)
 		return ret;
 	memset(st, 0, sizeof(*st));
@@ -2057,36 +2680,31 @@ static int nfs_be_open(struct podfs_backend *be, struct podfs_bobj *obj,
 		       int flags, struct podfs_bfile **file)
 {
 	struct nfs_be *nb = NB(be);
-	struct nfs_conn *c;
 	struct nfsfh *fh;
+	struct call k;
 	char *path;
 	int ret;
 
 	ret = obj_path(nb, OBJ(obj), NULL, &path);
 	if (ret)
 		return ret;
-	c = conn_get(nb);
-	/* O_APPEND is ours (see write); libnfs' own only works for
-	 * nfs_write. */
-	ret = nfs_open(c->nfs, path, flags & (O_ACCMODE | O_TRUNC | O_SYNC),
-		       &fh);
-	if (ret)
-		ret = call_fail(nb, c, ret, "open", path);
-	else
-		ret = file_new(nb, c, fh, OBJ(obj), flags, file);
-	conn_put(c);
+	ret = call_begin(nb, &k);
+	if (!ret) {
+		/* O_APPEND is ours (see write); libnfs' own only works for
+		 * nfs_write. */
+		do {
+			ret = nfs_open(k.c->nfs, path,
+				       flags & (O_ACCMODE | O_TRUNC | O_SYNC),
+				       &fh);
+			if (ret)
+				ret = call_fail(nb, k.c, ret, "open", path);
+		} while (call_retry(nb, &k, &ret));
+		if (!ret)
+			ret = file_new(nb, k.c, fh, OBJ(obj), flags, file);
+		call_end(&k);
+	}
 	free(path);
 	return ret;
-}
-
-/* Every call on a file goes through the context that opened it, which
- * also serialises them. */
-static struct nfs_conn *file_conn(struct nfs_be *nb, struct nfs_file *f)
-{
-	struct nfs_conn *c = &nb->conns[f->conn];
-
-	pthread_mutex_lock(&c->lock);
-	return c;
 }
 
 static ssize_t nfs_be_read(struct podfs_backend *be, struct podfs_bfile *file,
@@ -2094,30 +2712,38 @@ static ssize_t nfs_be_read(struct podfs_backend *be, struct podfs_bfile *file,
 {
 	struct nfs_be *nb = NB(be);
 	struct nfs_file *f = FILE_OF(file);
-	struct nfs_conn *c = file_conn(nb, f);
 	size_t done = 0, piece;
+	struct call k;
 	int ret;
 
+	ret = call_begin_file(nb, f, &k);
+	if (ret)
+		return ret;
 	while (done < count) {
 		piece = count - done < nb->rmax ? count - done : nb->rmax;
+		call_rearm(nb, &k);
+		do {
+			if (!f->fh) {
+				ret = file_lost(nb, f);
+				break;
+			}
 #ifdef HAVE_LIBNFS_API_V2
-		ret = nfs_pread(c->nfs, f->fh, (char *)buf + done, piece,
-				off + done);
+			ret = nfs_pread(k.c->nfs, f->fh, (char *)buf + done,
+					piece, off + done);
 #else
-		ret = nfs_pread(c->nfs, f->fh, off + done, piece,
-				(char *)buf + done);
+			ret = nfs_pread(k.c->nfs, f->fh, off + done, piece,
+					(char *)buf + done);
 #endif
-		if (ret < 0) {
-			ret = call_fail(nb, c, ret, "read", "(open file)");
-			conn_put(c);
-			return ret;
-		}
-		if (ret == 0)
-			break; /* end of file */
+			if (ret < 0)
+				ret = call_fail(nb, k.c, ret, "read",
+						"(open file)");
+		} while (call_retry(nb, &k, &ret));
+		if (ret <= 0)
+			break; /* an error, or the end of the file */
 		done += ret;
 	}
-	conn_put(c);
-	return (ssize_t)done;
+	call_end(&k);
+	return ret < 0 ? ret : (ssize_t)done;
 }
 
 static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
@@ -2125,41 +2751,59 @@ static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
 {
 	struct nfs_be *nb = NB(be);
 	struct nfs_file *f = FILE_OF(file);
-	struct nfs_conn *c = file_conn(nb, f);
 	struct nfs_stat_64 ns;
 	size_t done = 0, piece;
+	struct call k;
 	int ret;
 
+	ret = call_begin_file(nb, f, &k);
+	if (ret)
+		return ret;
 	if (f->append) {
 		/* Atomic against this file's other writers (the context
 		 * is held), not against other clients: NFS has no append. */
-		ret = nfs_fstat64(c->nfs, f->fh, &ns);
+		do {
+			if (!f->fh) {
+				ret = file_lost(nb, f);
+				break;
+			}
+			ret = nfs_fstat64(k.c->nfs, f->fh, &ns);
+			if (ret)
+				ret = call_fail(nb, k.c, ret, "fstat",
+						"(open file)");
+		} while (call_retry(nb, &k, &ret));
 		if (ret) {
-			ret = call_fail(nb, c, ret, "fstat", "(open file)");
-			conn_put(c);
+			call_end(&k);
 			return ret;
 		}
 		off = (off_t)ns.nfs_size;
 	}
 	while (done < count) {
 		piece = count - done < nb->wmax ? count - done : nb->wmax;
+		call_rearm(nb, &k);
+		do {
+			if (!f->fh) {
+				ret = file_lost(nb, f);
+				break;
+			}
 #ifdef HAVE_LIBNFS_API_V2
-		ret = nfs_pwrite(c->nfs, f->fh, (const char *)buf + done, piece,
-				 off + done);
+			ret = nfs_pwrite(k.c->nfs, f->fh,
+					 (const char *)buf + done, piece,
+					 off + done);
 #else
-		ret = nfs_pwrite(c->nfs, f->fh, off + done, piece,
-				 (char *)buf + done);
+			ret = nfs_pwrite(k.c->nfs, f->fh, off + done, piece,
+					 (char *)buf + done);
 #endif
-		if (ret <= 0) {
-			ret = call_fail(nb, c, ret ? ret : -EIO, "write",
-					"(open file)");
-			conn_put(c);
-			return ret;
-		}
+			if (ret <= 0)
+				ret = call_fail(nb, k.c, ret ? ret : -EIO,
+						"write", "(open file)");
+		} while (call_retry(nb, &k, &ret));
+		if (ret < 0)
+			break;
 		done += ret;
 	}
-	conn_put(c);
-	return (ssize_t)done;
+	call_end(&k);
+	return ret < 0 ? ret : (ssize_t)done;
 }
 
 static int nfs_be_fsync(struct podfs_backend *be, struct podfs_bfile *file,
@@ -2167,17 +2811,28 @@ static int nfs_be_fsync(struct podfs_backend *be, struct podfs_bfile *file,
 {
 	struct nfs_be *nb = NB(be);
 	struct nfs_file *f = FILE_OF(file);
-	struct nfs_conn *c = file_conn(nb, f);
+	struct call k;
 	int ret;
 
 	(void)datasync;
+	ret = call_begin_file(nb, f, &k);
+	if (ret)
+		return ret;
 	/* libnfs writes UNSTABLE (FILE_SYNC with O_SYNC) and sends COMMIT
 	 * here. It does not compare write verifiers, so data lost by a
-	 * server reboot between a write and this COMMIT goes unnoticed. */
-	ret = nfs_fsync(c->nfs, f->fh);
-	if (ret)
-		ret = call_fail(nb, c, ret, "fsync", "(open file)");
-	conn_put(c);
+	 * server reboot between a write and this COMMIT goes unnoticed
+	 * (a restarted server process loses nothing: the data is in the
+	 * server's page cache). */
+	do {
+		if (!f->fh) {
+			ret = file_lost(nb, f);
+			break;
+		}
+		ret = nfs_fsync(k.c->nfs, f->fh);
+		if (ret)
+			ret = call_fail(nb, k.c, ret, "fsync", "(open file)");
+	} while (call_retry(nb, &k, &ret));
+	call_end(&k);
 	return ret;
 }
 
@@ -2186,14 +2841,23 @@ static int nfs_be_close(struct podfs_backend *be, struct podfs_bfile *file)
 	struct nfs_be *nb = NB(be);
 	struct nfs_file *f = FILE_OF(file);
 	struct nfs_obj *o = OBJ(f->f.obj);
-	struct nfs_conn *c = file_conn(nb, f);
+	struct nfs_conn *c = &nb->conns[f->conn];
 	bool last_silly;
-	int ret;
+	int ret = 0;
 
-	ret = nfs_close(c->nfs, f->fh);
-	if (ret)
-		ret = call_fail(nb, c, ret, "close", "(open file)");
-	conn_put(c);
+	/* Waits for the context even on a soft mount: F must go, and
+	 * only its context's holder may unlink it (see conn_rebuild). */
+	pthread_mutex_lock(&c->lock);
+	c->fault = FAULT_NONE;
+	if (f->fh) {
+		ret = nfs_close(c->nfs, f->fh);
+		if (ret)
+			ret = call_fail(nb, c, ret, "close", "(open file)");
+		/* Not retried: on a lost connection the server forgot the
+		 * open anyway (restart) or will (lease). */
+		if (c->fault != FAULT_NONE)
+			ret = 0;
+	}
 	pthread_mutex_lock(&nb->files_lock);
 	if (f->prev)
 		f->prev->next = f->next;
@@ -2202,6 +2866,7 @@ static int nfs_be_close(struct podfs_backend *be, struct podfs_bfile *file)
 	if (f->next)
 		f->next->prev = f->prev;
 	pthread_mutex_unlock(&nb->files_lock);
+	pthread_mutex_unlock(&c->lock);
 	free(f);
 	pthread_rwlock_wrlock(&nb->tree);
 	last_silly = atomic_fetch_sub(&o->opens, 1) == 1 && o->silly;

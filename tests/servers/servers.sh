@@ -5,6 +5,9 @@
 #   servers.sh stop   SCRATCH [nfs|ceph|all]
 #   servers.sh status SCRATCH [nfs|ceph|all]
 #   servers.sh env    SCRATCH [nfs|ceph|all]   print the env file(s)
+#   servers.sh down|up|restart SCRATCH [nfs]   NFS only: stop ganesha keeping
+#                                              its ports, start it again there
+#                                              (see nfs-server.sh)
 #
 # `start all` is all-or-nothing: if the second server fails, the first is
 # stopped again.  Tests load the variables with:
@@ -15,12 +18,20 @@ here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 
 usage() {
     echo "usage: $0 start|stop|status|env SCRATCH [nfs|ceph|all]" >&2
+    echo "       $0 down|up|restart SCRATCH [nfs]" >&2
     exit 2
 }
 
 (($# == 2 || $# == 3)) || usage
 cmd=$1 scratch=$2 which=${3:-all}
 [[ -n $scratch ]] || usage
+case $cmd in
+down | up | restart)
+    # Only the NFS server can be taken down and brought back in place.
+    [[ $which == nfs || -z ${3:-} ]] || usage
+    exec "$here/nfs-server.sh" "$cmd" "$scratch"
+    ;;
+esac
 case $which in
 nfs) servers=(nfs) ;;
 ceph) servers=(ceph) ;;

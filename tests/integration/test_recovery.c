@@ -1,0 +1,785 @@
+/*
+ * Recovery of NFS volumes from a server restart, NFSv3 and NFSv4, against
+ * a real nfs-ganesha of the test's own (tests/servers/nfs-server.sh in a
+ * scratch directory, restarted on the same ports): hard mounts wait and
+ * then succeed with the right data; soft ones fail in bounded time and
+ * work again once the server is back.
+ */
+#include <check.h>
+#include <podfs/podfs.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* A call that does not come back within this long is a hang, whatever the
+ * mount's options (a guard, not a speed figure). */
+#define HANG_GUARD 15.0
+/* How long `restart` keeps the server down. */
+#define DOWN_SECONDS "2"
+/* The server's NFSv4 lease: short, so that an idle open file outlives
+ * it within the test (libnfs 4.0 never renews a lease). */
+#define LEASE_SECONDS 3
+
+#define PODFS_STR_(x) #x
+#define PODFS_STR(x) PODFS_STR_(x)
+
+#define BLOCK 4096
+#define NBLOCKS 16
+#define FILE_SIZE (BLOCK * NBLOCKS)
+#define NWORKERS 3
+
+/* ---- the test's own server ----------------------------------------------- */
+
+static char script[1024];     /* tests/servers/nfs-server.sh */
+static char scratch[256];     /* its scratch directory */
+static char export_dir[1024]; /* the directory ganesha exports */
+static char url3[1024], url4[1024];
+static char env_problem[2048]; /* why the tests cannot run, or "" */
+static pid_t main_pid;
+
+/* Runs `nfs-server.sh CMD SCRATCH` (with ENV added to the environment)
+ * and returns its exit status, -1 if it could not run. Safe in a process
+ * with threads: posix_spawn, no shell. */
+static int server_cmd_env(const char *cmd, const char *env)
+{
+	static char lease[] = "NFS_LEASE_LIFETIME=" PODFS_STR(LEASE_SECONDS);
+	char *argv[] = { script, (char *)cmd, scratch, NULL };
+	size_t n = 0, i;
+	char **envp;
+	pid_t pid;
+	int status;
+
+	while (environ[n])
+		n++;
+	envp = calloc(n + 3, sizeof(*envp));
+	if (!envp)
+		return -1;
+	for (i = 0; i < n; i++)
+		envp[i] = environ[i];
+	envp[n++] = lease; /* every start: the config is written anew */
+	if (env)
+		envp[n++] = (char *)env;
+	if (posix_spawn(&pid, script, NULL, NULL, argv, envp)) {
+		free(envp);
+		return -1;
+	}
+	free(envp);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int server_cmd(const char *cmd)
+{
+	return server_cmd_env(cmd, NULL);
+}
+
+static void server_do(const char *cmd, const char *env)
+{
+	int st = server_cmd_env(cmd, env);
+
+	ck_assert_msg(st == 0, "%s %s %s failed (status %d)", script, cmd,
+		      scratch, st);
+}
+
+/* The value of NAME in SCRATCH/nfs.env (NAME=value or NAME='value'). */
+static bool env_value(const char *name, char *out, size_t size)
+{
+	char path[512], line[2048];
+	size_t len = strlen(name);
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/nfs.env", scratch);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *v = line + len + 1, *end;
+
+		if (strncmp(line, name, len) || line[len] != '=')
+			continue;
+		v[strcspn(v, "\n")] = '\0';
+		if (*v == '\'') {
+			v++;
+			end = strrchr(v, '\'');
+			if (end)
+				*end = '\0';
+		}
+		snprintf(out, size, "%s", v);
+		found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+static void find_script(void)
+{
+	const char *dir = getenv("PODFS_TEST_SERVERS_DIR");
+	const char *srcdir = getenv("srcdir"); /* automake's harness */
+
+	if (dir && *dir)
+		snprintf(script, sizeof(script), "%s/nfs-server.sh", dir);
+	else
+		snprintf(script, sizeof(script), "%s/tests/servers/nfs-server.sh",
+			 srcdir && *srcdir ? srcdir : ".");
+}
+
+/* Starts the test's own server; on failure says why in env_problem. */
+static void start_server(void)
+{
+	char tmpl[] = "/tmp/podfs-recovery.XXXXXX";
+
+	find_script();
+	if (access(script, X_OK)) {
+		snprintf(env_problem, sizeof(env_problem),
+			 "%s not found: run from the top of the tree, or set "
+			 "PODFS_TEST_SERVERS_DIR or srcdir",
+			 script);
+		return;
+	}
+	if (!mkdtemp(tmpl)) {
+		snprintf(env_problem, sizeof(env_problem), "mkdtemp: %s",
+			 strerror(errno));
+		return;
+	}
+	snprintf(scratch, sizeof(scratch), "%s", tmpl);
+	if (server_cmd("start")) {
+		snprintf(env_problem, sizeof(env_problem),
+			 "%s start %s failed (it needs root, nfs-ganesha, "
+			 "nfs-ganesha-vfs and rpcbind; see its messages above)",
+			 script, scratch);
+		return;
+	}
+	if (!env_value("PODFS_TEST_NFS3", url3, sizeof(url3)) ||
+	    !env_value("PODFS_TEST_NFS4", url4, sizeof(url4)) ||
+	    !env_value("PODFS_TEST_NFS_DIR", export_dir, sizeof(export_dir)))
+		snprintf(env_problem, sizeof(env_problem),
+			 "%s/nfs.env lacks PODFS_TEST_NFS3/NFS4/NFS_DIR",
+			 scratch);
+}
+
+static void stop_server(void)
+{
+	char *argv[] = { "rm", "-rf", "--", scratch, NULL };
+	pid_t pid;
+
+	if (!scratch[0])
+		return;
+	server_cmd("stop");
+	if (!posix_spawnp(&pid, "rm", NULL, NULL, argv, environ))
+		waitpid(pid, NULL, 0);
+}
+
+/* Interrupted: the server must not outlive us. */
+static void on_signal(int sig)
+{
+	if (getpid() == main_pid && scratch[0]) {
+		char *argv[] = { script, "stop", scratch, NULL };
+		pid_t pid;
+
+		if (!posix_spawn(&pid, script, NULL, NULL, argv, environ))
+			waitpid(pid, NULL, 0);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static const char *ename(long long r)
+{
+	const char *n;
+
+	if (r >= 0)
+		return "ok";
+	n = r < -4095 ? NULL : strerrorname_np((int)-r);
+	return n ? n : "?";
+}
+
+#define OK(v, expr)                                                            \
+	do {                                                                   \
+		long long r_ = (long long)(expr);                              \
+		ck_assert_msg(r_ >= 0, "%s = %lld (%s): %s", #expr, r_,        \
+			      ename(r_), podfs_errmsg(v));                     \
+	} while (0)
+
+static double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { .tv_sec = (time_t)s,
+			       .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* BLOCK bytes only (ID, N) give. */
+static void fill(unsigned char *p, size_t len, unsigned id, unsigned n)
+{
+	uint32_t x = id * 2654435761u ^ (n + 1) * 40503u;
+
+	for (size_t i = 0; i < len; i++) {
+		x = x * 1664525u + 1013904223u;
+		p[i] = (unsigned char)(x >> 24);
+	}
+}
+
+static void expect_bytes(const unsigned char *got, const unsigned char *want,
+			 size_t len, const char *what)
+{
+	for (size_t i = 0; i < len; i++)
+		if (got[i] != want[i])
+			ck_abort_msg("%s: byte %zu of %zu is 0x%02x, expected "
+				     "0x%02x", what, i, len, got[i], want[i]);
+}
+
+/* Reads all of PATH (FILE_SIZE bytes) through FILE. */
+static void expect_file(podfs_volume *v, podfs_file *file,
+			const unsigned char *want, const char *what)
+{
+	unsigned char buf[FILE_SIZE];
+	ssize_t n = podfs_pread(v, file, buf, sizeof(buf), 0);
+
+	ck_assert_msg(n == FILE_SIZE, "%s: pread = %zd (%s): %s", what, n,
+		      ename(n), podfs_errmsg(v));
+	expect_bytes(buf, want, FILE_SIZE, what);
+}
+
+/* The server's own copy of NAME (under the export), byte for byte. */
+static void expect_on_server(const char *name, const unsigned char *want)
+{
+	unsigned char buf[FILE_SIZE + 1];
+	char path[2048];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", export_dir, name);
+	f = fopen(path, "rb");
+	ck_assert_msg(f, "%s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	ck_assert_msg(n == FILE_SIZE, "%s holds %zu bytes, expected %d", path,
+		      n, FILE_SIZE);
+	expect_bytes(buf, want, FILE_SIZE, path);
+}
+
+static const char *vers_url(int vers)
+{
+	return vers == 3 ? url3 : url4;
+}
+
+static podfs_volume *attach(int vers, const char *options)
+{
+	podfs_volume *v = podfs_new();
+
+	ck_assert(v);
+	ck_assert_msg(!podfs_attach(v, vers_url(vers), options),
+		      "attach %s (%s): %s", vers_url(vers),
+		      options ? options : "", podfs_errmsg(v));
+	return v;
+}
+
+/* A file NAME of FILE_SIZE bytes made of (ID, block) data, open. */
+static podfs_file *make_file(podfs_volume *v, const char *name, unsigned id,
+			     unsigned char *content)
+{
+	podfs_file *f;
+
+	OK(v, podfs_open(v, name, O_RDWR | O_CREAT | O_TRUNC, 0644, &f));
+	for (unsigned b = 0; b < NBLOCKS; b++)
+		fill(content + b * BLOCK, BLOCK, id, 1000000 + b);
+	ck_assert_msg(podfs_pwrite(v, f, content, FILE_SIZE, 0) == FILE_SIZE,
+		      "write %s: %s", name, podfs_errmsg(v));
+	OK(v, podfs_fsync(v, f, 0));
+	return f;
+}
+
+/* Every test starts with the server up, whatever a failed one left. */
+static void server_up(void)
+{
+	if (!env_problem[0])
+		server_do("up", NULL);
+}
+
+START_TEST(test_environment)
+{
+	ck_abort_msg("%s", env_problem);
+}
+END_TEST
+
+/* ---- hard: calls in flight wait for the server, then succeed ------------- */
+
+struct worker {
+	podfs_volume *vol;
+	podfs_file *file;
+	char path[256];
+	unsigned id;
+	unsigned char shadow[FILE_SIZE]; /* what the file must hold */
+	atomic_bool *stop;
+	atomic_long ops;
+	double max_call; /* the longest call, seconds */
+	long errors;
+	char first_error[1024];
+};
+
+static void worker_fail(struct worker *w, const char *call, long long r)
+{
+	if (!w->errors++)
+		snprintf(w->first_error, sizeof(w->first_error),
+			 "%s %s: %lld (%s): %s", call, w->path, r, ename(r),
+			 r < 0 ? podfs_errmsg(w->vol) : "wrong data");
+}
+
+static void worker_time(struct worker *w, double t0)
+{
+	double d = now_mono() - t0;
+
+	if (d > w->max_call)
+		w->max_call = d;
+}
+
+/* Writes, reads back and stats its own file until told to stop: no call
+ * may fail, every read must see the last write. */
+static void *data_worker(void *arg)
+{
+	struct worker *w = arg;
+	unsigned char block[BLOCK], got[BLOCK];
+	struct stat st;
+	unsigned n = 0;
+
+	while (!atomic_load(w->stop)) {
+		unsigned b = (n * 7 + w->id) % NBLOCKS;
+		off_t off = (off_t)b * BLOCK;
+		double t0;
+		ssize_t r;
+
+		fill(block, BLOCK, w->id, n);
+		t0 = now_mono();
+		r = podfs_pwrite(w->vol, w->file, block, BLOCK, off);
+		worker_time(w, t0);
+		if (r != BLOCK) {
+			worker_fail(w, "pwrite", r);
+			break;
+		}
+		memcpy(w->shadow + off, block, BLOCK);
+		t0 = now_mono();
+		r = podfs_pread(w->vol, w->file, got, BLOCK, off);
+		worker_time(w, t0);
+		if (r != BLOCK || memcmp(got, block, BLOCK)) {
+			worker_fail(w, "pread", r);
+			break;
+		}
+		t0 = now_mono();
+		r = podfs_stat(w->vol, w->path, &st);
+		worker_time(w, t0);
+		if (r || st.st_size != FILE_SIZE) {
+			worker_fail(w, "stat", r ? r : st.st_size);
+			break;
+		}
+		n++;
+		atomic_fetch_add(&w->ops, 1);
+	}
+	return NULL;
+}
+
+/* Lists the test's directory over and over. */
+static void *dir_worker(void *arg)
+{
+	struct worker *w = arg;
+
+	while (!atomic_load(w->stop)) {
+		struct podfs_dirent ent;
+		int count = 0, r;
+		podfs_dir *d;
+		double t0;
+
+		t0 = now_mono();
+		r = podfs_opendir(w->vol, w->path, &d);
+		if (r) {
+			worker_time(w, t0);
+			worker_fail(w, "opendir", r);
+			break;
+		}
+		while ((r = podfs_readdir(w->vol, d, &ent)) == 1)
+			count++;
+		podfs_closedir(w->vol, d);
+		worker_time(w, t0);
+		if (r || count != NWORKERS + 1) {
+			worker_fail(w, "readdir", r ? r : count);
+			break;
+		}
+		atomic_fetch_add(&w->ops, 1);
+	}
+	return NULL;
+}
+
+static void hard_restart(int vers)
+{
+	static struct worker workers[NWORKERS + 1];
+	unsigned char idle_data[FILE_SIZE];
+	pthread_t threads[NWORKERS + 1];
+	atomic_bool stop = false;
+	char dir[128], name[256];
+	podfs_file *idle, *f;
+	long ops_at_up[NWORKERS + 1];
+	double t_down, t_up, max_call = 0, deadline;
+	podfs_volume *v;
+	int i;
+
+	v = attach(vers, NULL); /* hard is the default */
+	snprintf(dir, sizeof(dir), "/hard%d-%d", vers, (int)getpid());
+	OK(v, podfs_mkdir(v, dir, 0755));
+	for (i = 0; i < NWORKERS; i++) {
+		struct worker *w = &workers[i];
+
+		memset(w, 0, sizeof(*w));
+		w->vol = v;
+		w->id = (unsigned)i + 1;
+		w->stop = &stop;
+		snprintf(w->path, sizeof(w->path), "%s/w%d", dir, i);
+		w->file = make_file(v, w->path, w->id, w->shadow);
+	}
+	/* Open before the restart, untouched during it. */
+	snprintf(name, sizeof(name), "%s/idle", dir);
+	idle = make_file(v, name, 99, idle_data);
+	memset(&workers[NWORKERS], 0, sizeof(workers[NWORKERS]));
+	workers[NWORKERS].vol = v;
+	workers[NWORKERS].stop = &stop;
+	snprintf(workers[NWORKERS].path, sizeof(workers[0].path), "%s", dir);
+
+	for (i = 0; i < NWORKERS; i++)
+		ck_assert(!pthread_create(&threads[i], NULL, data_worker,
+					  &workers[i]));
+	ck_assert(!pthread_create(&threads[NWORKERS], NULL, dir_worker,
+				  &workers[NWORKERS]));
+	sleep_s(0.3);
+	t_down = now_mono();
+	server_do("restart", "NFS_RESTART_DOWN=" DOWN_SECONDS);
+	t_up = now_mono();
+	for (i = 0; i <= NWORKERS; i++)
+		ops_at_up[i] = atomic_load(&workers[i].ops);
+	/* Every worker must get going again (or fail: then it stops). */
+	deadline = now_mono() + 30;
+	for (i = 0; i <= NWORKERS && now_mono() < deadline;) {
+		if (atomic_load(&workers[i].ops) >= ops_at_up[i] + 10 ||
+		    workers[i].errors)
+			i++;
+		else
+			sleep_s(0.05);
+	}
+	atomic_store(&stop, true);
+	for (i = 0; i <= NWORKERS; i++)
+		pthread_join(threads[i], NULL);
+
+	for (i = 0; i <= NWORKERS; i++) {
+		struct worker *w = &workers[i];
+
+		ck_assert_msg(!w->errors, "NFSv%d, hard: %ld failed calls; first: %s",
+			      vers, w->errors, w->first_error);
+		ck_assert_msg(atomic_load(&w->ops) >= ops_at_up[i] + 10,
+			      "NFSv%d: worker %d made only %ld calls in 30 s after the restart",
+			      vers, i, atomic_load(&w->ops) - ops_at_up[i]);
+		if (w->max_call > max_call)
+			max_call = w->max_call;
+	}
+	fprintf(stderr,
+		"NFSv%d hard: server down %.2f s (restart took %.2f s); the "
+		"longest call waited %.2f s; no call failed\n",
+		vers, atof(DOWN_SECONDS), t_up - t_down, max_call);
+	/* Calls were made all along: some must have waited for the server. */
+	ck_assert_msg(max_call > 1.0,
+		      "NFSv%d: no call waited for the server (longest %.2f s): "
+		      "did it restart?", vers, max_call);
+
+	/* Byte-exact, through the same open files, and on the server. */
+	for (i = 0; i < NWORKERS; i++) {
+		struct worker *w = &workers[i];
+
+		OK(v, podfs_fsync(v, w->file, 0));
+		expect_file(v, w->file, w->shadow, w->path);
+		expect_on_server(w->path + 1, w->shadow);
+	}
+	expect_file(v, idle, idle_data, "the idle file open across the restart");
+	OK(v, podfs_pwrite(v, idle, "x", 1, 0));
+	idle_data[0] = 'x';
+	OK(v, podfs_close(v, idle));
+	expect_on_server(name + 1, idle_data);
+
+	/* And opened afresh. */
+	OK(v, podfs_close(v, workers[0].file));
+	OK(v, podfs_open(v, workers[0].path, O_RDONLY, 0, &f));
+	expect_file(v, f, workers[0].shadow, "reopened after the restart");
+	OK(v, podfs_close(v, f));
+
+	for (i = 1; i < NWORKERS; i++)
+		OK(v, podfs_close(v, workers[i].file));
+	for (i = 0; i < NWORKERS; i++)
+		OK(v, podfs_unlink(v, workers[i].path));
+	OK(v, podfs_unlink(v, name));
+	OK(v, podfs_rmdir(v, dir));
+	podfs_free(v);
+}
+
+START_TEST(test_hard_restart_v3)
+{
+	hard_restart(3);
+}
+END_TEST
+
+START_TEST(test_hard_restart_v4)
+{
+	hard_restart(4);
+}
+END_TEST
+
+/* ---- soft: bounded failure while down, working again once up ------------- */
+
+/* timeo=10 (1 s) and retrans=1: calls give up after about 2 s. */
+#define SOFT_OPTIONS "soft,timeo=10,retrans=1"
+
+struct soft_caller {
+	podfs_volume *vol;
+	char path[64];
+	int ret;
+	double took;
+};
+
+static void *soft_stat(void *arg)
+{
+	struct soft_caller *s = arg;
+	struct stat st;
+	double t0 = now_mono();
+
+	s->ret = podfs_stat(s->vol, s->path, &st);
+	s->took = now_mono() - t0;
+	return NULL;
+}
+
+/* A failed call while the server is down: -ETIMEDOUT (or -EIO), within
+ * the guard, with a message. */
+static void expect_down(podfs_volume *v, long long r, double took,
+			const char *call, int vers)
+{
+	const char *m = podfs_errmsg(v);
+
+	ck_assert_msg(r == -ETIMEDOUT || r == -EIO,
+		      "NFSv%d, soft, server down: %s = %lld (%s), expected "
+		      "-ETIMEDOUT or -EIO: %s",
+		      vers, call, r, ename(r), m);
+	ck_assert_msg(took < HANG_GUARD,
+		      "NFSv%d, soft: %s took %.1f s with the server down", vers,
+		      call, took);
+	ck_assert_msg(m && *m, "%s failed without a message", call);
+	fprintf(stderr, "NFSv%d soft, server down: %s -> %s after %.2f s: %s\n",
+		vers, call, ename(r), took, m);
+}
+
+static void soft_down(int vers)
+{
+	struct soft_caller callers[6];
+	pthread_t threads[6];
+	unsigned char data[FILE_SIZE], buf[FILE_SIZE];
+	char dir[128], name[256], other[256];
+	podfs_volume *v, *hard;
+	podfs_file *f, *g, *h;
+	struct stat st;
+	double t0;
+	ssize_t r;
+	int i;
+
+	v = attach(vers, SOFT_OPTIONS);
+	snprintf(dir, sizeof(dir), "/soft%d-%d", vers, (int)getpid());
+	OK(v, podfs_mkdir(v, dir, 0755));
+	snprintf(name, sizeof(name), "%s/f", dir);
+	f = make_file(v, name, 7, data);
+	/* A hard volume with a file open, to be let go of while down. */
+	hard = attach(vers, NULL);
+	OK(hard, podfs_open(hard, name, O_RDONLY, 0, &h));
+
+	server_do("down", NULL);
+
+	t0 = now_mono();
+	r = podfs_pread(v, f, buf, BLOCK, 0);
+	expect_down(v, r, now_mono() - t0, "pread", vers);
+	t0 = now_mono();
+	r = podfs_pwrite(v, f, buf, BLOCK, 0);
+	expect_down(v, r, now_mono() - t0, "pwrite", vers);
+	t0 = now_mono();
+	r = podfs_stat(v, "/never-looked-up", &st);
+	expect_down(v, r, now_mono() - t0, "stat", vers);
+
+	/* More callers than connections: the ones waiting for a connection
+	 * are bounded too. */
+	for (i = 0; i < 6; i++) {
+		callers[i].vol = v;
+		snprintf(callers[i].path, sizeof(callers[i].path),
+			 "/never-%d", i);
+		ck_assert(!pthread_create(&threads[i], NULL, soft_stat,
+					  &callers[i]));
+	}
+	for (i = 0; i < 6; i++) {
+		pthread_join(threads[i], NULL);
+		ck_assert_msg(callers[i].ret == -ETIMEDOUT ||
+				      callers[i].ret == -EIO,
+			      "NFSv%d, soft, server down: stat from thread %d = %d (%s)",
+			      vers, i, callers[i].ret, ename(callers[i].ret));
+		ck_assert_msg(callers[i].took < HANG_GUARD,
+			      "NFSv%d, soft: stat from thread %d took %.1f s",
+			      vers, i, callers[i].took);
+	}
+
+	/* Detaching never waits for the server, even a hard volume's. */
+	t0 = now_mono();
+	podfs_free(hard);
+	ck_assert_msg(now_mono() - t0 < HANG_GUARD,
+		      "NFSv%d: detaching with the server down took %.1f s", vers,
+		      now_mono() - t0);
+	fprintf(stderr, "NFSv%d: a hard volume with an open file detached in "
+		"%.2f s with the server down\n", vers, now_mono() - t0);
+
+	server_do("up", NULL);
+
+	/* The same volume and open file work again. */
+	t0 = now_mono();
+	expect_file(v, f, data, "the open file after the server came back");
+	fprintf(stderr, "NFSv%d soft: first call after the server came back "
+		"took %.2f s\n", vers, now_mono() - t0);
+	fill(data, BLOCK, 8, 0);
+	ck_assert_msg(podfs_pwrite(v, f, data, BLOCK, 0) == BLOCK,
+		      "pwrite after the server came back: %s", podfs_errmsg(v));
+	OK(v, podfs_fsync(v, f, 0));
+	expect_file(v, f, data, "written after the server came back");
+	OK(v, podfs_stat(v, name, &st));
+	ck_assert_int_eq(st.st_size, FILE_SIZE);
+	snprintf(other, sizeof(other), "%s/new", dir);
+	OK(v, podfs_open(v, other, O_RDWR | O_CREAT | O_EXCL, 0644, &g));
+	OK(v, podfs_close(v, g));
+	OK(v, podfs_close(v, f));
+	expect_on_server(name + 1, data);
+	OK(v, podfs_unlink(v, name));
+	OK(v, podfs_unlink(v, other));
+	OK(v, podfs_rmdir(v, dir));
+	podfs_free(v);
+}
+
+START_TEST(test_soft_down_v3)
+{
+	soft_down(3);
+}
+END_TEST
+
+START_TEST(test_soft_down_v4)
+{
+	soft_down(4);
+}
+END_TEST
+
+/* ---- NFSv4: an open file outliving its lease ----------------------------- */
+
+/* libnfs 4.0 does not renew the lease: a file left open and idle longer
+ * than it loses its open state on the server (NFS4ERR_EXPIRED), which
+ * the backend recovers from like from a restart. */
+START_TEST(test_lease_expiry_v4)
+{
+	unsigned char data[FILE_SIZE];
+	char name[128];
+	podfs_volume *v;
+	podfs_file *f;
+	double t0;
+
+	v = attach(4, NULL);
+	snprintf(name, sizeof(name), "/lease-%d", (int)getpid());
+	f = make_file(v, name, 11, data);
+	sleep_s(2 * LEASE_SECONDS + 1);
+	t0 = now_mono();
+	expect_file(v, f, data, "an open file idle longer than its lease");
+	fprintf(stderr, "NFSv4: read of a file idle for %d s (lease %d s) "
+		"took %.2f s\n", 2 * LEASE_SECONDS + 1, LEASE_SECONDS,
+		now_mono() - t0);
+	fill(data, BLOCK, 12, 0);
+	ck_assert_msg(podfs_pwrite(v, f, data, BLOCK, 0) == BLOCK,
+		      "pwrite after the lease expired: %s", podfs_errmsg(v));
+	OK(v, podfs_fsync(v, f, 0));
+	OK(v, podfs_close(v, f));
+	expect_on_server(name + 1, data);
+	OK(v, podfs_unlink(v, name));
+	podfs_free(v);
+}
+END_TEST
+
+/* ---- main ---------------------------------------------------------------- */
+
+static Suite *recovery_suite(void)
+{
+	Suite *s = suite_create("recovery");
+	TCase *tc;
+
+	if (env_problem[0]) {
+		tc = tcase_create("environment");
+		tcase_add_test(tc, test_environment);
+		suite_add_tcase(s, tc);
+		return s;
+	}
+	tc = tcase_create("hard");
+	tcase_add_checked_fixture(tc, server_up, NULL);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_hard_restart_v3);
+	tcase_add_test(tc, test_hard_restart_v4);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("soft");
+	tcase_add_checked_fixture(tc, server_up, NULL);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_soft_down_v3);
+	tcase_add_test(tc, test_soft_down_v4);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lease");
+	tcase_add_checked_fixture(tc, server_up, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_lease_expiry_v4);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	main_pid = getpid();
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	start_server();
+	sr = srunner_create(recovery_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	stop_server();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
