@@ -61,6 +61,13 @@ LSAN_OPTIONS=suppressions="$top/tests/lsan.supp":print_suppressions=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	check_in build-san
 
+step "valgrind memcheck of the unit and integration suites"
+for t in tests/unit/test_config tests/integration/test_volume; do
+	(cd build && ./libtool --mode=execute valgrind -q --error-exitcode=9 \
+		--leak-check=full --errors-for-leak-kinds=definite \
+		--suppressions="$top/tests/valgrind.supp" "$t")
+done
+
 step "README quick start, built against an installed tree"
 dest="$scratch/install"
 make -C build install DESTDIR="$dest" >/dev/null
