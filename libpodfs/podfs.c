@@ -962,7 +962,7 @@ PODFS_EXPORT int podfs_ll_opendir(podfs_volume *vol, uint64_t ino,
 		ret = dir_add(d, ".", NULL, &st);
 	if (!ret) {
 		/* ".." is named but never looked up through here */
-		struct stat dotdot = { .st_mode = S_IFDIR | 0755 };
+		struct stat dotdot = { .st_ino = 1, .st_mode = S_IFDIR | 0755 };
 
 		ret = dir_add(d, "..", NULL, &dotdot);
 	}

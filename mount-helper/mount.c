@@ -1,0 +1,460 @@
+/*
+ * Mounting and unmounting one podfs volume: check the server, mount through
+ * FUSE, hand the mount to a daemon in its own session (and systemd scope),
+ * and report only once the mount answers.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fuse_ops.h"
+#include "mount_podfs.h"
+
+#define FUSE_SUPER_MAGIC 0x65735546
+#define ATTR_TIMEOUT 1.0 /* seconds; revalidated with the server after */
+
+void mount_request_init(struct mount_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->fsgroup = -1;
+	req->allow_other = true;
+	req->default_permissions = true;
+}
+
+void mount_request_free(struct mount_request *req)
+{
+	free(req->source);
+	free(req->dir);
+	free(req->lib_opts);
+	free(req->fuse_opts);
+	free(req->log);
+	free(req->pod);
+	if (req->secret) {
+		explicit_bzero(req->secret, strlen(req->secret));
+		free(req->secret);
+	}
+	mount_request_init(req);
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int opts_append(char **list, const char *key, const char *value)
+{
+	const char *old = *list ? *list : "";
+	char *s;
+	int n = value ? asprintf(&s, "%s%s%s=%s", old, *old ? "," : "", key,
+				 value)
+		      : asprintf(&s, "%s%s%s", old, *old ? "," : "", key);
+
+	if (n < 0)
+		return -1;
+	free(*list);
+	*list = s;
+	return 0;
+}
+
+/* Generic mount flags: the kernel applies them to the FUSE mount. */
+static const char *const kernel_flags[] = {
+	"suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async",
+	"dirsync", "atime", "noatime", "diratime", "nodiratime", "relatime",
+	"norelatime", "strictatime", "nostrictatime", "lazytime",
+	"nolazytime", NULL,
+};
+
+/* mount(8) and fstab options that mean nothing to the mount itself. */
+static const char *const userspace_flags[] = {
+	"defaults", "auto", "noauto", "user", "nouser", "users", "owner",
+	"group", "_netdev", "nofail", NULL,
+};
+
+static bool in_list(const char *const *list, const char *s, size_t n)
+{
+	for (; *list; list++)
+		if (strlen(*list) == n && !strncmp(*list, s, n))
+			return true;
+	return false;
+}
+
+static int add_option(struct mount_request *req, const char *opt, size_t n,
+		      char *err, size_t errlen)
+{
+	char *item = strndup(opt, n);
+	int ret = 0;
+
+	if (!item)
+		return fail(err, errlen, "out of memory");
+	if (!strcmp(item, "ro") || !strcmp(item, "rw")) {
+		req->readonly = item[1] == 'o';
+		ret = opts_append(&req->lib_opts, item, NULL);
+	} else if (in_list(kernel_flags, opt, n)) {
+		ret = opts_append(&req->fuse_opts, item, NULL);
+	} else if (in_list(userspace_flags, opt, n) || !strncmp(item, "x-", 2) ||
+		   !strncmp(item, "comment=", 8)) {
+		ret = 0;
+	} else if (!strncmp(item, "log=", 4)) {
+		free(req->log);
+		req->log = strdup(item + 4);
+		ret = req->log && item[4] ? 0 : -1;
+		if (!item[4]) {
+			free(item);
+			return fail(err, errlen, "option 'log' needs a file");
+		}
+	} else if (!strcmp(item, "allow_other")) {
+		req->allow_other = true;
+	} else if (!strcmp(item, "noallow_other")) {
+		req->allow_other = false;
+	} else if (!strcmp(item, "default_permissions")) {
+		req->default_permissions = true;
+	} else if (!strcmp(item, "nodefault_permissions")) {
+		req->default_permissions = false;
+	} else {
+		/* the library knows the rest, and refuses what it doesn't */
+		ret = opts_append(&req->lib_opts, item, NULL);
+	}
+	free(item);
+	return ret ? fail(err, errlen, "out of memory") : 0;
+}
+
+int mount_request_add_options(struct mount_request *req, const char *opts,
+			      char *err, size_t errlen)
+{
+	const char *p = opts;
+
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0)
+			return fail(err, errlen, "empty option in '%s'", opts);
+		if (add_option(req, p, n, err, errlen))
+			return -1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/* Is DIR (absolute, as the kernel shows it) a mount point? Read from
+ * mountinfo, so a dead FUSE daemon can't make us hang on a stat. */
+static bool is_mount_point(const char *dir)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX];
+
+		/* id parent major:minor root mountpoint ... (octal escapes) */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		for (char *r = mnt, *w = mnt;; r++, w++) {
+			if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7') {
+				*w = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 +
+					    (r[3] - '0'));
+				r += 3;
+			} else {
+				*w = *r;
+			}
+			if (!*r)
+				break;
+		}
+		found = !strcmp(mnt, dir);
+	}
+	fclose(f);
+	return found;
+}
+
+/* The daemon joins a systemd scope of its own where systemd runs, so a
+ * restart of kubelet (and its cgroup) does not take the volume down:
+ * systemd-run --scope does the same for a new command. */
+static void escape_to_scope(pid_t pid, bool verbose)
+{
+	char unit[64], pidbuf[32];
+	pid_t child;
+	int status;
+
+	if (access("/run/systemd/system", F_OK))
+		return;
+	snprintf(unit, sizeof(unit), "podfs-%d.scope", (int)pid);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	child = fork();
+	if (child == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			if (!verbose)
+				dup2(null, STDERR_FILENO);
+		}
+		execlp("busctl", "busctl", "call", "--quiet",
+		       "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+		       "org.freedesktop.systemd1.Manager", "StartTransientUnit",
+		       "ssa(sv)a(sa(sv))", unit, "fail", "2", "PIDs", "au", "1",
+		       pidbuf, "CollectMode", "s", "inactive-or-failed", "0",
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (child > 0)
+		waitpid(child, &status, 0);
+}
+
+/* The daemon's stdio: /dev/null, or the log file (never world-readable). */
+static int redirect_stdio(const char *log, char *err, size_t errlen)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int out = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			     0600)
+		      : null;
+
+	if (null < 0 || out < 0)
+		return fail(err, errlen, "cannot open %s: %s",
+			    log ? log : "/dev/null", strerror(errno));
+	dup2(null, STDIN_FILENO);
+	dup2(out, STDOUT_FILENO);
+	dup2(out, STDERR_FILENO);
+	if (out != null)
+		close(out);
+	close(null);
+	return 0;
+}
+
+/* The FUSE mount options: fsname shows the source in mountinfo. */
+static int fuse_args_for(const struct mount_request *req,
+			 struct fuse_args *args)
+{
+	char *opts = NULL;
+	int ret = 0;
+
+	ret |= fuse_opt_add_arg(args, PROG);
+	ret |= fuse_opt_add_opt_escaped(&opts, req->source);
+	if (!ret) {
+		char *fsname = NULL;
+
+		if (asprintf(&fsname, "fsname=%s", opts) < 0)
+			ret = -1;
+		free(opts);
+		opts = fsname;
+	}
+	ret |= fuse_opt_add_opt(&opts, "subtype=podfs");
+	if (req->allow_other)
+		ret |= fuse_opt_add_opt(&opts, "allow_other");
+	if (req->default_permissions)
+		ret |= fuse_opt_add_opt(&opts, "default_permissions");
+	if (req->readonly)
+		ret |= fuse_opt_add_opt(&opts, "ro");
+	if (req->fuse_opts)
+		ret |= fuse_opt_add_opt(&opts, req->fuse_opts);
+	ret |= fuse_opt_add_arg(args, "-o");
+	ret |= fuse_opt_add_arg(args, opts);
+	free(opts);
+	return ret ? -1 : 0;
+}
+
+/* Tells the waiting parent how the mount went: "" for mounted, else the
+ * message. */
+static void report(int fd, const char *msg)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, msg, strlen(msg) + 1) < 0) {
+		/* the parent is gone; nothing to tell */
+	}
+	close(fd);
+}
+
+/* Attaches, mounts and serves until unmounted or signalled. STATUS_FD,
+ * if not -1, hears "" once mounted or the error. Returns the exit code. */
+static int serve(struct mount_request *req, int status_fd)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct podfs_fuse pf = {
+		.attr_timeout = ATTR_TIMEOUT,
+		.entry_timeout = ATTR_TIMEOUT,
+		.fsgroup = req->fsgroup,
+		.verbose = req->verbose,
+	};
+	struct fuse_session *se = NULL;
+	struct fuse_loop_config *loop = NULL;
+	char msg[1024];
+	int ret = EX_FAIL, err;
+
+	pf.vol = podfs_new();
+	if (!pf.vol) {
+		report(status_fd, "out of memory");
+		return EX_SYSERR;
+	}
+	if (req->secret && podfs_set_secret(pf.vol, req->secret)) {
+		snprintf(msg, sizeof(msg), "%s", podfs_errmsg(pf.vol));
+		goto out;
+	}
+	err = podfs_attach(pf.vol, req->source, req->lib_opts);
+	if (err) {
+		snprintf(msg, sizeof(msg), "%s", podfs_errmsg(pf.vol));
+		goto out;
+	}
+	if (fuse_args_for(req, &args)) {
+		snprintf(msg, sizeof(msg), "out of memory");
+		goto out;
+	}
+	se = fuse_session_new(&args, &podfs_fuse_ops, sizeof(podfs_fuse_ops),
+			      &pf);
+	if (!se) {
+		snprintf(msg, sizeof(msg), "cannot start a FUSE session");
+		goto out;
+	}
+	if (fuse_set_signal_handlers(se) ||
+	    fuse_session_mount(se, req->dir)) {
+		snprintf(msg, sizeof(msg),
+			 "cannot mount on %s (is /dev/fuse there, and are "
+			 "we root?)", req->dir);
+		goto out;
+	}
+	if (status_fd >= 0 && redirect_stdio(req->log, msg, sizeof(msg))) {
+		fuse_session_unmount(se);
+		goto out;
+	}
+	report(status_fd, "");
+	status_fd = -1;
+	if (req->verbose)
+		fprintf(stderr, PROG ": %s mounted on %s%s%s\n", req->source,
+			req->dir, req->pod ? " for pod " : "",
+			req->pod ? req->pod : "");
+	loop = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_max_threads(loop, 16);
+	ret = fuse_session_loop_mt(se, loop) ? EX_FAIL : 0;
+	fuse_loop_cfg_destroy(loop);
+	fuse_session_unmount(se);
+	msg[0] = '\0';
+out:
+	if (se) {
+		fuse_remove_signal_handlers(se);
+		fuse_session_destroy(se);
+	}
+	fuse_opt_free_args(&args);
+	/* detach flushes what the pod wrote */
+	if (podfs_detach(pf.vol) && ret == 0) {
+		fprintf(stderr, PROG ": %s: %s\n", req->dir,
+			podfs_errmsg(pf.vol));
+		ret = EX_FAIL;
+	}
+	podfs_free(pf.vol);
+	if (status_fd >= 0) {
+		report(status_fd, msg[0] ? msg : "failed");
+	} else if (msg[0]) {
+		fprintf(stderr, PROG ": %s\n", msg);
+	}
+	return ret;
+}
+
+/* Blocks until the mount at DIR answers (the daemon's loop serves). */
+static int check_answers(const char *dir, char *err, size_t errlen)
+{
+	struct statfs st;
+
+	if (statfs(dir, &st))
+		return fail(err, errlen, "%s does not answer: %s", dir,
+			    strerror(errno));
+	if (st.f_type != FUSE_SUPER_MAGIC)
+		return fail(err, errlen, "%s is not a FUSE mount after mounting",
+			    dir);
+	return 0;
+}
+
+int mount_volume(struct mount_request *req, char *err, size_t errlen)
+{
+	struct stat st;
+	char msg[1024];
+	int pipefd[2], status;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	if (stat(req->dir, &st))
+		return fail(err, errlen, "mount point %s: %s", req->dir,
+			    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return fail(err, errlen, "mount point %s is not a directory",
+			    req->dir);
+	if (is_mount_point(req->dir))
+		return fail(err, errlen, "%s is already mounted", req->dir);
+	if (req->fake)
+		return 0;
+	if (req->foreground)
+		return serve(req, -1) ? fail(err, errlen, "%s: unmounted with an error",
+					   req->dir)
+				      : 0;
+
+	/* Fork before the library starts threads (libcephfs does); the
+	 * parent waits to hear how the mount went. */
+	if (pipe2(pipefd, O_CLOEXEC))
+		return fail(err, errlen, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		return fail(err, errlen, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(pipefd[0]);
+		setsid();
+		signal(SIGHUP, SIG_IGN);
+		escape_to_scope(getpid(), req->verbose);
+		/* a second fork: the daemon is no session leader, and the
+		 * mount(8) that waits for us can't be its parent */
+		pid = fork();
+		if (pid != 0)
+			_exit(pid < 0 ? EX_SYSERR : 0);
+		if (chdir("/")) {
+			/* stay where we are */
+		}
+		_exit(serve(req, pipefd[1]));
+	}
+	close(pipefd[1]);
+	waitpid(pid, &status, 0);
+	while (got < (ssize_t)sizeof(msg) - 1 &&
+	       (n = read(pipefd[0], msg + got, sizeof(msg) - 1 - (size_t)got)) > 0)
+		got += n;
+	close(pipefd[0]);
+	msg[got] = '\0';
+	if (got == 0)
+		return fail(err, errlen, "the mount daemon died before mounting");
+	if (msg[0])
+		return fail(err, errlen, "%s", msg);
+	return check_answers(req->dir, err, errlen);
+}
+
+int unmount_volume(const char *dir, char *err, size_t errlen)
+{
+	/* done already: kubelet may ask twice */
+	if (!is_mount_point(dir))
+		return 0;
+	if (umount2(dir, 0) == 0)
+		return 0;
+	/* A dead daemon leaves "Transport endpoint is not connected"; a
+	 * busy mount goes once its last user lets go. */
+	if ((errno == EBUSY || errno == ENOTCONN) &&
+	    umount2(dir, MNT_DETACH) == 0)
+		return 0;
+	return fail(err, errlen, "cannot unmount %s: %s", dir, strerror(errno));
+}

@@ -1,0 +1,61 @@
+/*
+ * What the parts of mount.podfs share: a mount request (from mount(8)-style
+ * argv or from kubelet's FlexVolume JSON) and the calls that carry it out.
+ */
+#ifndef PODFS_MOUNT_PODFS_H
+#define PODFS_MOUNT_PODFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PROG "mount.podfs"
+
+/* mount(8)'s exit codes */
+#define EX_USAGE_MOUNT 1
+#define EX_SYSERR 2
+#define EX_FAIL 32
+
+struct mount_request {
+	char *source;
+	char *dir;	    /* absolute mount point */
+	char *lib_opts;	    /* options for podfs_attach, comma-separated */
+	char *fuse_opts;    /* generic mount flags for the kernel, comma-separated */
+	char *log;	    /* the daemon's log file, or NULL */
+	char *secret;	    /* a key from memory (FlexVolume), or NULL */
+	char *pod;	    /* "namespace/name (uid)" for the log, or NULL */
+	long fsgroup;	    /* new files get this group; -1: no */
+	bool readonly;
+	bool foreground, verbose, sloppy, fake;
+	bool allow_other, default_permissions;
+};
+
+void mount_request_init(struct mount_request *req);
+void mount_request_free(struct mount_request *req);
+
+/* Sorts one comma-separated option list into REQ: generic mount flags,
+ * the helper's own options, and the library's. 0, or -1 with a message
+ * in ERR. */
+int mount_request_add_options(struct mount_request *req, const char *opts,
+			      char *err, size_t errlen);
+
+/* Appends ",KEY=VALUE" (or "KEY" when VALUE is NULL) to a list. */
+int opts_append(char **list, const char *key, const char *value);
+
+/* Checks the server, mounts at req->dir, and (unless foreground) leaves a
+ * daemon serving it. 0 once the mount answers, else -1 with ERR set. */
+int mount_volume(struct mount_request *req, char *err, size_t errlen);
+
+/* Unmounts DIR, lazily if its daemon is gone; 0 also when DIR is not
+ * mounted. -1 with ERR set. */
+int unmount_volume(const char *dir, char *err, size_t errlen);
+
+/* DIR made absolute without resolving it (a dead mount must not hang us);
+ * NULL with errno set. */
+char *absolute_path(const char *dir);
+
+/* Runs a FlexVolume call (argv after the program name); prints kubelet's
+ * JSON answer and returns the exit status. */
+int flexvolume_main(int argc, char **argv);
+bool is_flexvolume_call(const char *arg);
+
+#endif /* PODFS_MOUNT_PODFS_H */
