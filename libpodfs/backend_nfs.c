@@ -1702,16 +1702,21 @@ static void raw_done4(struct rpc_context *rpc, int status, void *data,
 {
 	struct raw_call *rc = private_data;
 	COMPOUND4res *res = data;
-	nfs_resop4 *last;
+	nfs_resop4 lastop, *last = NULL;
 	utf8string *link;
 
 	(void)rpc;
 	if (!raw_answered(rc, status, data))
 		return;
-	/* the failed op is the last one answered */
-	last = res->resarray.resarray_len ?
-		       &res->resarray.resarray_val[res->resarray.resarray_len - 1] :
-		       NULL;
+	/* The failed op is the last one answered. libnfs 4.0's decoder
+	 * places the results 4-byte aligned: copy before reading. */
+	if (res->resarray.resarray_len) {
+		memcpy(&lastop,
+		       (const char *)res->resarray.resarray_val +
+			       (res->resarray.resarray_len - 1) * sizeof(lastop),
+		       sizeof(lastop));
+		last = &lastop;
+	}
 	if (res->status != NFS4_OK) {
 		raw_status(rc, 4, op4_name(last), res->status);
 		return;
