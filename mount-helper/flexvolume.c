@@ -47,7 +47,9 @@ static int answer(const char *status, const char *msg, bool caps)
 				       json_object_new_boolean(false));
 		json_object_object_add(o, "capabilities", c);
 	}
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	printf("%s\n", json_object_to_json_string_ext(
+					 o, JSON_C_TO_STRING_PLAIN |
+						    JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
 	json_object_put(o);
 	return strcmp(status, "Failure") ? 0 : 1;
@@ -238,7 +240,9 @@ out:
 	return ret;
 }
 
-static int flex_mount(const char *dir, const char *json)
+/* JSON holds the secrets: once parsed, it is wiped from our argv, so the
+ * daemon (a fork of this process) never shows it in /proc/PID/cmdline. */
+static int flex_mount(const char *dir, char *json)
 {
 	struct mount_request req;
 	char err[1024];
@@ -251,6 +255,7 @@ static int flex_mount(const char *dir, const char *json)
 		return answer("Failure", strerror(errno), false);
 	}
 	ret = parse_request(&req, json, err, sizeof(err));
+	explicit_bzero(json, strlen(json));
 	if (!ret)
 		ret = mount_volume(&req, err, sizeof(err));
 	mount_request_free(&req);

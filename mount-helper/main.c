@@ -25,7 +25,7 @@ static void usage(FILE *f)
 		"  -o OPTIONS  mount options (see mount.podfs(8))\n"
 		"  -f          stay in the foreground\n"
 		"  -v          verbose\n"
-		"  -s          tolerate options the library does not know\n"
+		"  -s          sloppy: drop options the library does not know\n"
 		"  -n          do not write /etc/mtab (accepted; podfs never does)\n");
 }
 

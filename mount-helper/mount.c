@@ -74,18 +74,19 @@ int opts_append(char **list, const char *key, const char *value)
 	return 0;
 }
 
-/* Generic mount flags: the kernel applies them to the FUSE mount. */
+/* Generic mount flags that libfuse hands to the kernel for the mount. */
 static const char *const kernel_flags[] = {
 	"suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async",
-	"dirsync", "atime", "noatime", "diratime", "nodiratime", "relatime",
-	"norelatime", "strictatime", "nostrictatime", "lazytime",
-	"nolazytime", NULL,
+	"dirsync", "atime", "noatime", NULL,
 };
 
-/* mount(8) and fstab options that mean nothing to the mount itself. */
+/* mount(8) and fstab options that mean nothing to the mount itself, and
+ * atime variants FUSE mounts do not take (the server keeps atime). */
 static const char *const userspace_flags[] = {
 	"defaults", "auto", "noauto", "user", "nouser", "users", "owner",
-	"group", "_netdev", "nofail", NULL,
+	"group", "_netdev", "nofail", "diratime", "nodiratime", "relatime",
+	"norelatime", "strictatime", "nostrictatime", "lazytime",
+	"nolazytime", NULL,
 };
 
 static bool in_list(const char *const *list, const char *s, size_t n)
@@ -188,14 +189,30 @@ static bool is_mount_point(const char *dir)
 	return found;
 }
 
+/* Is this process in the cgroup of UNIT? */
+static bool in_unit(const char *unit)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[1024];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, unit) != NULL;
+	fclose(f);
+	return found;
+}
+
 /* The daemon joins a systemd scope of its own where systemd runs, so a
  * restart of kubelet (and its cgroup) does not take the volume down:
- * systemd-run --scope does the same for a new command. */
-static void escape_to_scope(pid_t pid, bool verbose)
+ * systemd-run --scope does the same for a new command. busctl returns
+ * once the job is queued, so wait until the move is done. */
+static void escape_to_scope(void)
 {
 	char unit[64], pidbuf[32];
-	pid_t child;
-	int status;
+	pid_t pid = getpid(), child;
+	int status = -1;
 
 	if (access("/run/systemd/system", F_OK))
 		return;
@@ -208,8 +225,6 @@ static void escape_to_scope(pid_t pid, bool verbose)
 		if (null >= 0) {
 			dup2(null, STDIN_FILENO);
 			dup2(null, STDOUT_FILENO);
-			if (!verbose)
-				dup2(null, STDERR_FILENO);
 		}
 		execlp("busctl", "busctl", "call", "--quiet",
 		       "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
@@ -221,6 +236,13 @@ static void escape_to_scope(pid_t pid, bool verbose)
 	}
 	if (child > 0)
 		waitpid(child, &status, 0);
+	for (int i = 0; i < 100 && status == 0 && !in_unit(unit); i++)
+		usleep(20000);
+	if (status != 0 || !in_unit(unit))
+		fprintf(stderr,
+			PROG ": warning: could not move the daemon into systemd "
+			"scope %s (busctl %s); it stays in the caller's cgroup\n",
+			unit, status == 0 ? "timed out" : "failed");
 }
 
 /* The daemon's stdio: /dev/null, or the log file (never world-readable). */
@@ -340,13 +362,12 @@ static int serve(struct mount_request *req, int status_fd)
 	}
 	report(status_fd, "");
 	status_fd = -1;
-	if (req->verbose)
-		fprintf(stderr, PROG ": %s mounted on %s%s%s\n", req->source,
-			req->dir, req->pod ? " for pod " : "",
-			req->pod ? req->pod : "");
+	fprintf(stderr, PROG ": %s mounted on %s%s%s\n", req->source, req->dir,
+		req->pod ? " for pod " : "", req->pod ? req->pod : "");
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(loop, 16);
-	ret = fuse_session_loop_mt(se, loop) ? EX_FAIL : 0;
+	/* a positive value is the signal that ended the loop: a clean stop */
+	ret = fuse_session_loop_mt(se, loop) < 0 ? EX_FAIL : 0;
 	fuse_loop_cfg_destroy(loop);
 	fuse_session_unmount(se);
 	msg[0] = '\0';
@@ -385,6 +406,61 @@ static int check_answers(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+/* Drops option NAME (the whole "NAME" or "NAME=..." item) from LIST. */
+static void drop_option(char *list, const char *name, size_t n)
+{
+	char *p = list;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if ((len == n || (len > n && p[n] == '=')) && !strncmp(p, name, n)) {
+			char *next = p + len + (p[len] == ',');
+
+			memmove(p, next, strlen(next) + 1);
+			if (!*p && p > list)
+				p[-1] = '\0';
+			return;
+		}
+		p += len + (p[len] == ',');
+	}
+}
+
+/* Parses source and options as the daemon will, so a bad one fails here
+ * at once; with -s (sloppy) options the library does not know are dropped. */
+static int check_options(struct mount_request *req, char *err, size_t errlen)
+{
+	static const char unknown[] = "unknown option '";
+	podfs_volume *vol = podfs_new();
+	int ret;
+
+	if (!vol)
+		return fail(err, errlen, "out of memory");
+	for (;;) {
+		const char *msg, *name;
+
+		ret = podfs_parse(vol, req->source, req->lib_opts);
+		if (!ret || !req->sloppy || !req->lib_opts)
+			break;
+		msg = podfs_errmsg(vol);
+		name = strstr(msg, unknown);
+		if (ret != -EINVAL || !name)
+			break;
+		name += strlen(unknown);
+		if (req->verbose)
+			fprintf(stderr, PROG ": ignoring %.*s (-s)\n",
+				(int)strcspn(name, "'"), name);
+		drop_option(req->lib_opts, name, strcspn(name, "'"));
+	}
+	if (ret)
+		fail(err, errlen, "%s", podfs_errmsg(vol));
+	else if (req->secret && strcmp(podfs_backend_name(vol), "ceph"))
+		ret = fail(err, errlen, "a key was given, but %s volumes take none",
+			   podfs_backend_name(vol));
+	podfs_free(vol);
+	return ret ? -1 : 0;
+}
+
 int mount_volume(struct mount_request *req, char *err, size_t errlen)
 {
 	struct stat st;
@@ -401,8 +477,8 @@ int mount_volume(struct mount_request *req, char *err, size_t errlen)
 			    req->dir);
 	if (is_mount_point(req->dir))
 		return fail(err, errlen, "%s is already mounted", req->dir);
-	if (req->fake)
-		return 0;
+	if (check_options(req, err, errlen))
+		return -1;
 	if (req->foreground)
 		return serve(req, -1) ? fail(err, errlen, "%s: unmounted with an error",
 					   req->dir)
@@ -419,7 +495,7 @@ int mount_volume(struct mount_request *req, char *err, size_t errlen)
 		close(pipefd[0]);
 		setsid();
 		signal(SIGHUP, SIG_IGN);
-		escape_to_scope(getpid(), req->verbose);
+		escape_to_scope();
 		/* a second fork: the daemon is no session leader, and the
 		 * mount(8) that waits for us can't be its parent */
 		pid = fork();

@@ -25,7 +25,7 @@ struct mount_request {
 	char *pod;	    /* "namespace/name (uid)" for the log, or NULL */
 	long fsgroup;	    /* new files get this group; -1: no */
 	bool readonly;
-	bool foreground, verbose, sloppy, fake;
+	bool foreground, verbose, sloppy;
 	bool allow_other, default_permissions;
 };
 
