@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fuse_ops.h"
 
@@ -44,25 +45,55 @@ static struct podfs_cred cred_of(fuse_req_t req)
 	return cred;
 }
 
-static void reply_entry(fuse_req_t req, const struct podfs_entry *e)
+/* As NFS does: attributes that have not changed for long are trusted
+ * longer, from acXXXmin up to acXXXmax. */
+static double attr_timeout(const struct kernel_cache *kc, const struct stat *st)
 {
-	struct podfs_fuse *pf = pf_of(req);
-	struct fuse_entry_param ep = {
+	bool dir = S_ISDIR(st->st_mode);
+	double min = dir ? kc->acdirmin : kc->acregmin;
+	double max = dir ? kc->acdirmax : kc->acregmax;
+	double t = difftime(time(NULL), st->st_mtime) / 10;
+
+	return t < min ? min : t > max ? max : t;
+}
+
+/* With close-to-open, names of files are never cached: each open looks
+ * the file up again, which refreshes the size and mtime the kernel reads
+ * by, so it sees what another client closed. */
+static double entry_timeout(const struct kernel_cache *kc, const struct stat *st)
+{
+	if (kc->lookupcache == LOOKUPCACHE_NONE ||
+	    (kc->cto && !S_ISDIR(st->st_mode)))
+		return 0;
+	return attr_timeout(kc, st);
+}
+
+static struct fuse_entry_param entry_param(fuse_req_t req,
+					   const struct podfs_entry *e)
+{
+	const struct kernel_cache *kc = &pf_of(req)->kc;
+
+	return (struct fuse_entry_param){
 		.ino = e->ino,
 		.generation = 1,
 		.attr = e->attr,
-		.attr_timeout = pf->attr_timeout,
-		.entry_timeout = pf->entry_timeout,
+		.attr_timeout = attr_timeout(kc, &e->attr),
+		.entry_timeout = entry_timeout(kc, &e->attr),
 	};
+}
+
+static void reply_entry(fuse_req_t req, const struct podfs_entry *e)
+{
+	struct fuse_entry_param ep = entry_param(req, e);
 
 	if (fuse_reply_entry(req, &ep) == -ENOENT)
 		/* the request was interrupted: the kernel never took it */
-		podfs_ll_forget(pf->vol, e->ino, 1);
+		podfs_ll_forget(pf_of(req)->vol, e->ino, 1);
 }
 
 static void reply_attr(fuse_req_t req, const struct stat *st)
 {
-	fuse_reply_attr(req, st, pf_of(req)->attr_timeout);
+	fuse_reply_attr(req, st, attr_timeout(&pf_of(req)->kc, st));
 }
 
 static void reply_status(fuse_req_t req, int ret)
@@ -95,13 +126,20 @@ static void pf_init(void *userdata, struct fuse_conn_info *conn)
 
 static void pf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	const struct kernel_cache *kc = &pf_of(req)->kc;
 	struct podfs_entry e;
 	int ret = podfs_ll_lookup(pf_of(req)->vol, parent, name, &e);
 
-	if (ret)
+	if (ret == -ENOENT && kc->lookupcache == LOOKUPCACHE_ALL) {
+		/* a negative entry, kept as long as a directory's attributes */
+		struct fuse_entry_param ep = { .entry_timeout = kc->acdirmin };
+
+		fuse_reply_entry(req, &ep);
+	} else if (ret) {
 		reply_status(req, ret);
-	else
+	} else {
 		reply_entry(req, &e);
+	}
 }
 
 static void pf_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -254,8 +292,8 @@ static void pf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	/* close-to-open: every open drops what the kernel cached */
-	fi->keep_cache = 0;
+	/* close-to-open: every open drops the data the kernel cached */
+	fi->keep_cache = !pf_of(req)->kc.cto;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		podfs_release(pf_of(req)->vol, f);
 }
@@ -265,11 +303,7 @@ static void pf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct podfs_fuse *pf = pf_of(req);
 	struct podfs_cred cred = cred_of(req);
-	struct fuse_entry_param ep = {
-		.generation = 1,
-		.attr_timeout = pf->attr_timeout,
-		.entry_timeout = pf->entry_timeout,
-	};
+	struct fuse_entry_param ep;
 	struct podfs_entry e;
 	podfs_file *f;
 	int ret = podfs_ll_create(pf->vol, parent, name, mode, fi->flags,
@@ -279,10 +313,9 @@ static void pf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_status(req, ret);
 		return;
 	}
-	ep.ino = e.ino;
-	ep.attr = e.attr;
+	ep = entry_param(req, &e);
 	fi->fh = (uintptr_t)f;
-	fi->keep_cache = 0;
+	fi->keep_cache = !pf->kc.cto;
 	if (fuse_reply_create(req, &ep, fi) == -ENOENT) {
 		podfs_release(pf->vol, f);
 		podfs_ll_forget(pf->vol, e.ino, 1);
@@ -367,17 +400,10 @@ static int fill_entry(void *arg, const char *name,
 		      const struct podfs_entry *entry, off_t next)
 {
 	struct dir_buf *b = arg;
-	struct podfs_fuse *pf = pf_of(b->req);
 	size_t n;
 
 	if (b->plus) {
-		struct fuse_entry_param ep = {
-			.ino = entry->ino,
-			.generation = 1,
-			.attr = entry->attr,
-			.attr_timeout = pf->attr_timeout,
-			.entry_timeout = pf->entry_timeout,
-		};
+		struct fuse_entry_param ep = entry_param(b->req, entry);
 
 		n = fuse_add_direntry_plus(b->req, b->buf + b->used,
 					   b->size - b->used, name, &ep, next);
