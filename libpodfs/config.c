@@ -38,6 +38,7 @@ void podfs_config_free(struct podfs_config *cfg)
 	free(cfg->secretfile);
 	free(cfg->keyring);
 	free(cfg->conf);
+	free(cfg->client_id);
 	/* cfg->secret is borrowed from the volume (podfs_set_secret) */
 	podfs_config_init(cfg);
 }
@@ -126,7 +127,7 @@ enum opt_id {
 	OPT_RO, OPT_RW, OPT_HARD, OPT_SOFT, OPT_TIMEO, OPT_RETRANS, OPT_UID,
 	OPT_GID, OPT_UMASK, OPT_VERS, OPT_PORT, OPT_MOUNTPORT, OPT_NCONNECT,
 	OPT_FS, OPT_NAME, OPT_SECRETFILE, OPT_KEYRING, OPT_CONF, OPT_MON_ADDR,
-	OPT_SECRET,
+	OPT_SECRET, OPT_CLIENT_ID,
 };
 
 static const struct option_def {
@@ -159,6 +160,7 @@ static const struct option_def {
 	{ "conf", OPT_CONF, CEPH_ONLY, true },
 	{ "mon_addr", OPT_MON_ADDR, CEPH_ONLY, true },
 	{ "secret", OPT_SECRET, CEPH_ONLY, true },
+	{ "client_id", OPT_CLIENT_ID, CEPH_ONLY, true },
 };
 
 /* mount.ceph's mon_addr separates monitors with '/'; mon_host wants ','. */
@@ -272,6 +274,8 @@ static int apply_option(struct podfs_config *cfg, const char *key,
 		return set_string(&cfg->conf, val, strlen(val));
 	case OPT_MON_ADDR:
 		return set_mon_addr(cfg, val);
+	case OPT_CLIENT_ID:
+		return set_string(&cfg->client_id, val, strlen(val));
 	case OPT_SECRET:
 		/* A key on a command line is visible to every user in ps. */
 		return fail(err, errlen,

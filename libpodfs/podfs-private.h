@@ -50,6 +50,8 @@ struct podfs_config {
 	char *fs_name;	/* NULL: the cluster's default filesystem */
 	char *root;	/* path inside the filesystem, absolute */
 	char *secretfile, *keyring, *conf;
+	char *client_id; /* stable per mount: a restarted mount takes over
+			  * the session a killed one left behind */
 	const char *secret; /* borrowed from the volume (podfs_set_secret) */
 };
 

@@ -180,7 +180,9 @@ static int parse_request(struct mount_request *req, const char *json,
 			if (!strcmp(v, "ro") &&
 			    mount_request_add_options(req, "ro", err, errlen))
 				goto out;
-		} else if (!strcmp(key, K8S "fsGroup")) {
+		} else if (!strcmp(key, K8S "fsGroup") ||
+			   !strcmp(key, K8S "mounterArgs.FsGroup")) {
+			/* the second is what kubelets since 1.15 send */
 			char *end;
 
 			errno = 0;

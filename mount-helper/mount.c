@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -500,6 +501,26 @@ static void drop_option(char *list, const char *name, size_t n)
 	}
 }
 
+/* A CephFS mount names its client after its mount point, so the daemon
+ * of a remount takes over the session a killed one left, instead of
+ * everyone waiting for the MDS to time it out. An explicit client_id=
+ * wins. */
+static int set_client_id(struct mount_request *req, char *err, size_t errlen)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	char id[32];
+
+	if (req->lib_opts && (!strncmp(req->lib_opts, "client_id=", 10) ||
+			      strstr(req->lib_opts, ",client_id=")))
+		return 0;
+	for (const char *p = req->dir; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	snprintf(id, sizeof(id), "mnt-%016llx", (unsigned long long)h);
+	if (opts_append(&req->lib_opts, "client_id", id))
+		return fail(err, errlen, "out of memory");
+	return 0;
+}
+
 /* Parses source and options as the daemon will, so a bad one fails here
  * at once; with -s (sloppy) options the library does not know are dropped. */
 static int check_options(struct mount_request *req, char *err, size_t errlen)
@@ -531,6 +552,8 @@ static int check_options(struct mount_request *req, char *err, size_t errlen)
 	else if (req->secret && strcmp(podfs_backend_name(vol), "ceph"))
 		ret = fail(err, errlen, "a key was given, but %s volumes take none",
 			   podfs_backend_name(vol));
+	else if (!strcmp(podfs_backend_name(vol), "ceph"))
+		ret = set_client_id(req, err, errlen);
 	podfs_free(vol);
 	return ret ? -1 : 0;
 }

@@ -11,7 +11,7 @@ packages=(
 	nfs-ganesha nfs-ganesha-vfs rpcbind
 	ceph-mon ceph-osd ceph-mds ceph-mgr ceph-common python3-cephfs
 	# test tools
-	fuse3 iproute2 util-linux procps valgrind
+	fuse3 iproute2 util-linux procps valgrind nginx curl
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -199,6 +199,9 @@ START_TEST(ceph_url)
 	ck_assert_int_eq(parse("ceph://[::1]:3300/?fs=a", "name=client.bob"), 0);
 	ck_assert_str_eq(cfg.mon_host, "[::1]:3300");
 	ck_assert_str_eq(cfg.user, "bob");
+	ck_assert_int_eq(parse("ceph://m", "client_id=mnt-1"), 0);
+	ck_assert_str_eq(cfg.client_id, "mnt-1");
+	ck_bad("h:/x", "client_id=a", "does not apply to a NFS volume");
 	ck_assert_int_eq(parse("ceph://m", "keyring=/k"), 0);
 	ck_assert_str_eq(cfg.root, "/");
 	ck_assert_str_eq(cfg.keyring, "/k");
