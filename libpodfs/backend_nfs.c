@@ -36,6 +36,8 @@
  * header; weak, so a libnfs without it still links (see conn_tune). */
 extern void rpc_set_autoreconnect(struct rpc_context *rpc, int num_retries)
 	__attribute__((weak));
+/* Likewise: frees a handle without a CLOSE (see file_share). */
+extern void nfs_free_nfsfh(struct nfsfh *nfsfh) __attribute__((weak));
 
 /*
  * libnfs 4.0 cannot encode an NFSv4 WRITE of more than about 3.9 KiB
@@ -102,7 +104,9 @@ struct nfs_obj {
 };
 
 /* An open file: its handle belongs to the context that opened it, and
- * is replaced when that context is rebuilt (under the context's lock). */
+ * is replaced when that context is rebuilt (under the context's lock).
+ * NFSv4: the files of one object on one context share one handle (see
+ * file_share). */
 struct nfs_file {
 	struct podfs_bfile f;
 	struct nfsfh *fh; /* NULL once lost: see lost */
@@ -185,6 +189,9 @@ static enum conn_fault fault_of(int ret, const char *msg)
 		"NFS4ERR_STALE_CLIENTID", "NFS4ERR_EXPIRED",
 		"NFS4ERR_STALE_STATEID",  "NFS4ERR_BAD_STATEID",
 		"NFS4ERR_ADMIN_REVOKED",  "NFS4ERR_LEASE_MOVED",
+		/* our open state out of step with the server's: file_share
+		 * prevents it, a new client sets it right */
+		"NFS4ERR_OLD_STATEID",	  "NFS4ERR_BAD_SEQID",
 	};
 	static const char *const later[] = {
 		"NFS4ERR_GRACE", "NFS4ERR_DELAY", "NFS3ERR_JUKEBOX",
@@ -248,6 +255,78 @@ static int call_fail(struct nfs_be *nb, struct nfs_conn *c, int ret,
 	if (err >= 0)
 		err = -EIO;
 	return be_fail(nb, err, "%s %s: %s", what, path, msg);
+}
+
+/* ---- Shared NFSv4 open state ---------------------------------------- */
+
+/*
+ * libnfs 4.0 opens every file of a context with one NFSv4 open-owner, so
+ * the opens of one object on one context are one open state on the
+ * server: each OPEN upgrades it and bumps its stateid, leaving the older
+ * handles' stateids OLD (a READ fails); a CLOSE ends it for all of them;
+ * and libnfs counts the owner's seqid out of step after such a failure
+ * (every later OPEN fails with BAD_SEQID). So those files share one
+ * handle, the newest: it carries the current stateid, for the union of
+ * their access, and is closed with the last of them.
+ */
+
+/* Frees FH, an older handle of an open state that lives on, without
+ * the CLOSE that would end it. Without libnfs' private symbol it leaks. */
+static void fh_forget(struct nfsfh *fh)
+{
+	if (nfs_free_nfsfh)
+		nfs_free_nfsfh(fh);
+}
+
+/* Gives the other files of O on context C (held) FH, just opened there:
+ * their handles are out of date now. */
+static void file_share(struct nfs_be *nb, struct nfs_conn *c,
+		       struct nfs_obj *o, struct nfsfh *fh)
+{
+	int idx = (int)(c - nb->conns);
+	struct nfs_file *s, *t;
+	struct nfsfh *old;
+
+	if (nb->vers != 4)
+		return; /* NFSv3 has no open state */
+	pthread_mutex_lock(&nb->files_lock);
+	for (s = nb->files; s; s = s->next) {
+		if (s->conn != idx || s->f.obj != &o->b || !s->fh ||
+		    s->fh == fh)
+			continue;
+		old = s->fh;
+		for (t = s; t; t = t->next)
+			if (t->fh == old)
+				t->fh = fh;
+		fh_forget(old);
+	}
+	pthread_mutex_unlock(&nb->files_lock);
+}
+
+/* Whether a file other than F shares F's handle; with files_lock. */
+static bool fh_shared(struct nfs_be *nb, struct nfs_file *f, bool unsync)
+{
+	struct nfs_file *t;
+
+	for (t = nb->files; t; t = t->next)
+		if (t != f && t->fh == f->fh &&
+		    (!unsync || !(t->oflags & O_SYNC)))
+			return true;
+	return false;
+}
+
+/* Whether F (O_SYNC, its context held) shares its handle with a file
+ * opened without O_SYNC, so that its writes may not be stable. */
+static bool fh_sync_shared(struct nfs_be *nb, struct nfs_file *f)
+{
+	bool shared;
+
+	if (nb->vers != 4)
+		return false;
+	pthread_mutex_lock(&nb->files_lock);
+	shared = f->fh && fh_shared(nb, f, true);
+	pthread_mutex_unlock(&nb->files_lock);
+	return shared;
 }
 
 /* ---- Connections ----------------------------------------------------- */
@@ -1160,6 +1239,34 @@ static int file_reopen(struct nfs_be *nb, struct nfs_conn *new,
 	return new->fault != FAULT_NONE ? -EIO : 0;
 }
 
+/* R[I], just reopened, and the files before it that shared its old
+ * handle: they take its new one (see file_share). */
+static void reopen_share(struct reopen *r, size_t i)
+{
+	struct nfsfh *old = NULL;
+	size_t j;
+
+	for (j = 0; j < i; j++) {
+		if (r[j].f->fh != r[i].f->fh || !r[j].fh)
+			continue;
+		old = r[j].fh; /* the same for all of them */
+		r[j].fh = r[i].fh;
+	}
+	if (old)
+		fh_forget(old);
+}
+
+/* Whether a file before R[I] has the same old (OLD) or new handle. */
+static bool reopen_dup(struct reopen *r, size_t i, bool old)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (old ? r[j].f->fh == r[i].f->fh : r[j].fh == r[i].fh)
+			return true;
+	return false;
+}
+
 /* The files open on C (held: none can come or go). */
 static int conn_files(struct nfs_be *nb, struct nfs_conn *c,
 		      struct reopen **out, size_t *count)
@@ -1238,13 +1345,18 @@ static int conn_rebuild(struct nfs_be *nb, struct call *k)
 				 "reopening files: %.200s", new.why);
 			goto fail;
 		}
+		/* Files that shared a handle share the newest again. */
+		if (r[i].fh)
+			reopen_share(r, i);
 	}
 
 	/* The old context goes: its files' handles with it (a dead NFSv4
 	 * connection fails the CLOSE at once; a live one is bounded). */
 	nfs_set_timeout(c->nfs, NFS_GOODBYE_MS);
+	for (i = 0; i < n; i++)
+		if (!reopen_dup(r, i, true))
+			nfs_close(c->nfs, r[i].f->fh);
 	for (i = 0; i < n; i++) {
-		nfs_close(c->nfs, r[i].f->fh);
 		r[i].f->fh = r[i].fh;
 		r[i].f->lost = r[i].lost;
 	}
@@ -1257,7 +1369,7 @@ static int conn_rebuild(struct nfs_be *nb, struct call *k)
 
 fail:
 	for (i = 0; i < n; i++)
-		if (r[i].fh)
+		if (r[i].fh && !reopen_dup(r, i, false))
 			nfs_close(new.nfs, r[i].fh);
 	if (new.nfs)
 		conn_destroy(new.nfs);
@@ -1272,9 +1384,15 @@ static void nfs_be_free(struct nfs_be *nb)
 	int i;
 
 	for (f = nb->files; f; f = fnext) {
+		struct nfs_file *t;
+
 		fnext = f->next;
-		if (f->fh)
+		if (f->fh) {
+			for (t = fnext; t; t = t->next)
+				if (t->fh == f->fh)
+					t->fh = NULL; /* shared: one close */
 			nfs_close(nb->conns[f->conn].nfs, f->fh);
+		}
 		free(f);
 	}
 	for (i = 0; nb->conns && i < nb->nconn && nb->conns[i].nfs; i++) {
@@ -2568,6 +2686,7 @@ static int file_new(struct nfs_be *nb, struct nfs_conn *c, struct nfsfh *fh,
 	f->conn = (int)(c - nb->conns);
 	f->oflags = flags & (O_ACCMODE | O_SYNC);
 	f->append = flags & O_APPEND;
+	file_share(nb, c, o, fh);
 	pthread_mutex_lock(&nb->files_lock);
 	f->next = nb->files;
 	if (nb->files)
@@ -3194,6 +3313,20 @@ static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
 			break;
 		done += ret;
 	}
+	if (ret >= 0 && (f->oflags & O_SYNC) && fh_sync_shared(nb, f)) {
+		/* The shared handle may write UNSTABLE: commit. */
+		call_rearm(nb, &k);
+		do {
+			if (!f->fh) {
+				ret = file_lost(nb, f);
+				break;
+			}
+			ret = nfs_fsync(k.c->nfs, f->fh);
+			if (ret)
+				ret = call_fail(nb, k.c, ret, "fsync",
+						"(open file)");
+		} while (call_retry(nb, &k, &ret));
+	}
 	call_end(&k);
 	return ret < 0 ? ret : (ssize_t)done;
 }
@@ -3234,14 +3367,24 @@ static int nfs_be_close(struct podfs_backend *be, struct podfs_bfile *file)
 	struct nfs_file *f = FILE_OF(file);
 	struct nfs_obj *o = OBJ(f->f.obj);
 	struct nfs_conn *c = &nb->conns[f->conn];
-	bool last_silly;
+	bool last_silly, shared;
 	int ret = 0;
 
 	/* Waits for the context even on a soft mount: F must go, and
 	 * only its context's holder may unlink it (see conn_rebuild). */
 	pthread_mutex_lock(&c->lock);
 	c->fault = FAULT_NONE;
-	if (f->fh) {
+	pthread_mutex_lock(&nb->files_lock);
+	/* A shared handle is closed with the last of its files. */
+	shared = f->fh && fh_shared(nb, f, false);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		nb->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&nb->files_lock);
+	if (f->fh && !shared) {
 		ret = nfs_close(c->nfs, f->fh);
 		if (ret)
 			ret = call_fail(nb, c, ret, "close", "(open file)");
@@ -3250,14 +3393,6 @@ static int nfs_be_close(struct podfs_backend *be, struct podfs_bfile *file)
 		if (c->fault != FAULT_NONE)
 			ret = 0;
 	}
-	pthread_mutex_lock(&nb->files_lock);
-	if (f->prev)
-		f->prev->next = f->next;
-	else
-		nb->files = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
-	pthread_mutex_unlock(&nb->files_lock);
 	pthread_mutex_unlock(&c->lock);
 	free(f);
 	pthread_rwlock_wrlock(&nb->tree);
