@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,9 +438,50 @@ static int ceph_be_explain_enoent(struct ceph_be *cb,
 				  const struct podfs_config *cfg,
 				  const char *root);
 
-/* Creates CB's client and mounts ROOT; on failure leaves no client. */
+/* FNV-1a, 64 bits, continuing from H. */
+static uint64_t ceph_be_fnv(uint64_t h, const char *s)
+{
+	for (; s && *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* With client_id= the session carries a uuid derived from the volume and
+ * that id, and takes over (the MDS evicts at once) a session a killed
+ * mount with the same uuid left behind: otherwise its caps block every
+ * client until the MDS times it out. nfs-ganesha's FSAL_CEPH does the
+ * same after a restart. Without client_id= two attaches to one volume
+ * must not evict each other, so nothing happens. */
+static void ceph_be_reclaim(struct ceph_be *cb, const struct podfs_config *cfg)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	char uuid[32];
+
+	if (!cfg->client_id)
+		return;
+	h = ceph_be_fnv(h, cfg->source);
+	h = ceph_be_fnv(h, "\n");
+	h = ceph_be_fnv(h, cfg->root ? cfg->root : "/");
+	h = ceph_be_fnv(h, "\n");
+	h = ceph_be_fnv(h, ceph_be_user(cfg));
+	h = ceph_be_fnv(h, "\n");
+	h = ceph_be_fnv(h, cfg->client_id);
+	snprintf(uuid, sizeof(uuid), "podfs-%016llx", (unsigned long long)h);
+	/* -ENOENT: no such session (the usual case); -EOPNOTSUPP: an old
+	 * MDS. Either way mount as usual: a leftover session then only
+	 * times out as it would have. */
+	ceph_start_reclaim(cb->cmount, uuid, CEPH_RECLAIM_RESET);
+	ceph_finish_reclaim(cb->cmount);
+	ceph_set_uuid(cb->cmount, uuid);
+}
+
+/* Creates CB's client and mounts ROOT; on failure leaves no client.
+ * RECLAIM: this is the volume's own session (not a probe), which may
+ * take over a dead one's. */
 static int ceph_be_connect(struct ceph_be *cb, const struct podfs_config *cfg,
-			   const char *root)
+			   const char *root, bool reclaim)
 {
 	struct ceph_client_callback_args args = { 0 };
 	const char *user = ceph_be_user(cfg);
@@ -468,6 +510,8 @@ static int ceph_be_connect(struct ceph_be *cb, const struct podfs_config *cfg,
 	args.handle = cb;
 	args.ino_release_cb = ceph_be_ino_release;
 	ceph_ll_register_callbacks(cb->cmount, &args);
+	if (reclaim)
+		ceph_be_reclaim(cb, cfg);
 	ret = ceph_mount(cb->cmount, root);
 	if (ret == -ENOENT && strcmp(root, "/"))
 		ret = ceph_be_explain_enoent(cb, cfg, root);
@@ -525,7 +569,7 @@ static int ceph_be_explain_enoent(struct ceph_be *cb,
 	int ret = -ENOENT;
 
 	if (probe) {
-		ret = ceph_be_connect(probe, cfg, "/");
+		ret = ceph_be_connect(probe, cfg, "/", false);
 		if (!ret)
 			ceph_shutdown(probe->cmount);
 		ceph_be_free(probe);
@@ -574,7 +618,7 @@ static int ceph_be_attach(const struct podfs_config *cfg,
 	cb = ceph_be_new(cfg, vol);
 	if (!cb)
 		return podfs_set_error(vol, ENOMEM, "out of memory");
-	ret = ceph_be_connect(cb, cfg, root);
+	ret = ceph_be_connect(cb, cfg, root, true);
 	if (ret) {
 		ceph_be_free(cb);
 		return ret;
