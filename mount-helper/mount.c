@@ -190,13 +190,13 @@ static int add_option(struct mount_request *req, const char *opt, size_t n,
 		   !strncmp(item, "comment=", 8)) {
 		ret = 0;
 	} else if (!strncmp(item, "log=", 4)) {
-		free(req->log);
-		req->log = strdup(item + 4);
-		ret = req->log && item[4] ? 0 : -1;
 		if (!item[4]) {
 			free(item);
 			return fail(err, errlen, "option 'log' needs a file");
 		}
+		free(req->log);
+		req->log = strdup(item + 4);
+		ret = req->log ? 0 : -1;
 	} else if (!strcmp(item, "allow_other")) {
 		req->allow_other = true;
 	} else if (!strcmp(item, "noallow_other")) {
