@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# podfs-bench itself, on every kind of target: short runs of every workload
+# on a local directory and, through libpodfs and the raw client library,
+# on the real NFS (v3, v4) and Ceph servers, with --verify; the JSON and
+# CSV reports must parse and agree, every figure must have its samples, the
+# volumes must be left as found, and bad arguments must give one line on
+# stderr and a non-zero exit. No figure is judged for speed here.
+set -euo pipefail
+
+BENCH=${PODFS_BENCH:-$PWD/bench/podfs-bench}
+PY=/usr/bin/python3
+fail() { echo "FAIL: $*" >&2; exit 1; }
+[ -x "$BENCH" ] || fail "podfs-bench not found at $BENCH (run from the build dir, or set PODFS_BENCH)"
+for v in PODFS_TEST_NFS3 PODFS_TEST_NFS4 PODFS_TEST_NFS_DIR PODFS_TEST_CEPH \
+	PODFS_TEST_CEPH_SECRETFILE PODFS_TEST_CEPH_FS; do
+	[ -n "${!v:-}" ] || fail "\$$v is not set: start the servers with tests/servers/servers.sh start SCRATCH and source SCRATCH/nfs.env and SCRATCH/ceph.env (see tests/servers/README.md)"
+done
+
+T=$(mktemp -d /tmp/podfs-bench-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+mkdir "$T/local"
+CEPH="$PODFS_TEST_CEPH?fs=$PODFS_TEST_CEPH_FS&secretfile=$PODFS_TEST_CEPH_SECRETFILE"
+# every workload, two jobs, two rounds, sizes that are not powers of two
+SHORT=(-s 3M -b 192K --rand-bs 4K -t 0.2 -n 37 --file-size 3001 -j 2 -r 2 --verify)
+FIGURES="seqwrite seqread randread randwrite create stat read readdir-cold readdir-warm unlink"
+
+# check_reports NAME FIGURES LABEL...: NAME.json and NAME.csv hold exactly
+# FIGURES for exactly the LABELs, two positive samples each, medians
+# between min and max, the first target's ratio 1, and the CSV rows equal
+# to the JSON's figures.
+check_reports() {
+	local name=$1 figures=$2
+	shift 2
+	"$PY" - "$T/$name.json" "$T/$name.csv" "$figures" "$@" <<'PYEOF' || fail "$name: reports do not add up"
+import csv, json, sys
+jf, cf, figures, labels = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4:]
+j = json.load(open(jf))
+assert j["tool"] == "podfs-bench", j["tool"]
+assert j["verified"] is True
+assert [t["label"] for t in j["targets"]] == labels, j["targets"]
+assert [f["name"] for f in j["figures"]] == figures, [f["name"] for f in j["figures"]]
+rows = list(csv.DictReader(open(cf)))
+assert len(rows) == len(figures) * len(labels), len(rows)
+by = {(r["figure"], r["target"]): r for r in rows}
+for f in j["figures"]:
+    assert [r["target"] for r in f["results"]] == labels
+    for i, r in enumerate(f["results"]):
+        s = r["samples"]
+        assert len(s) == j["parameters"]["rounds"] == 2, (f["name"], r)
+        assert all(x > 0 for x in s), (f["name"], r)
+        assert r["min"] == min(s) and r["max"] == max(s), (f["name"], r)
+        assert r["min"] <= r["median"] <= r["max"], (f["name"], r)
+        if i == 0:
+            assert abs(r["ratio"] - 1) < 1e-9, (f["name"], r)
+        c = by[(f["name"], r["target"])]
+        assert c["unit"] == f["unit"]
+        assert abs(float(c["median"]) - r["median"]) <= 0.05 + 1e-6 * r["median"], (c, r)
+        assert len(c["samples"].split(";")) == 2
+PYEOF
+}
+
+# no_leftovers DIR: the benchmark's working directories are gone
+no_leftovers() {
+	if compgen -G "$1/podfs-bench.*" >/dev/null; then
+		fail "working directories left in $1: $(ls "$1")"
+	fi
+}
+
+run_bench() {
+	local name=$1
+	shift
+	"$BENCH" "$@" --json "$T/$name.json" --csv "$T/$name.csv" >"$T/$name.out" 2>"$T/$name.err" ||
+		fail "$name: podfs-bench failed: $(cat "$T/$name.err")"
+	[ ! -s "$T/$name.err" ] || fail "$name: podfs-bench wrote to stderr: $(cat "$T/$name.err")"
+	grep -q '^verified: every byte written was read back and matched$' "$T/$name.out" ||
+		fail "$name: no verification line in the table"
+}
+
+echo "# local directory + NFSv3 through libpodfs and libnfs"
+run_bench nfs3 "${SHORT[@]}" "local=$T/local" "podfs=podfs:$PODFS_TEST_NFS3" \
+	"libnfs=libnfs:$PODFS_TEST_NFS3"
+check_reports nfs3 "$FIGURES" local podfs libnfs
+no_leftovers "$T/local"
+no_leftovers "$PODFS_TEST_NFS_DIR"
+for f in $FIGURES; do
+	grep -q "^$f " "$T/nfs3.out" || fail "nfs3: no $f line in the table"
+done
+
+echo "# NFSv4 through libpodfs and libnfs"
+run_bench nfs4 "${SHORT[@]}" "podfs=podfs:$PODFS_TEST_NFS4" "libnfs=libnfs:$PODFS_TEST_NFS4"
+check_reports nfs4 "$FIGURES" podfs libnfs
+no_leftovers "$PODFS_TEST_NFS_DIR"
+
+echo "# CephFS through libpodfs and libcephfs"
+run_bench ceph "${SHORT[@]}" "podfs=podfs:$CEPH" "libcephfs=libcephfs:$CEPH"
+check_reports ceph "$FIGURES" podfs libcephfs
+"$BENCH" -w readdir -n 3 -r 1 -q "libcephfs:$CEPH" --json "$T/ceph-ls.json"
+"$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); assert [f["name"] for f in j["figures"]] == ["readdir-cold","readdir-warm"]' "$T/ceph-ls.json" ||
+	fail "ceph: -w readdir did not give exactly the two readdir figures"
+
+echo "# one workload alone: what it needs is done, untimed"
+for w in stat seqread randwrite unlink; do
+	"$BENCH" -w "$w" -s 1M -n 5 -t 0.1 -r 2 --verify "$T/local" --json "$T/one.json" -q ||
+		fail "-w $w alone failed"
+	"$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); n=[f["name"] for f in j["figures"]]; assert n == [sys.argv[2]], n' \
+		"$T/one.json" "$w" || fail "-w $w: the report holds other figures"
+	no_leftovers "$T/local"
+done
+
+echo "# JSON and CSV on standard output, no table"
+"$BENCH" -w stat -n 5 -r 1 --json - "$T/local" >"$T/stdout.json" 2>"$T/stdout.err"
+"$PY" -m json.tool "$T/stdout.json" >/dev/null || fail "--json - is not JSON alone: $(head -3 "$T/stdout.json")"
+"$BENCH" -w stat -n 5 -r 1 --csv - "$T/local" >"$T/stdout.csv"
+[ "$(head -1 "$T/stdout.csv")" = "figure,unit,target,kind,median,min,max,ratio,samples" ] &&
+	[ "$(wc -l <"$T/stdout.csv")" -eq 2 ] || fail "--csv - is not CSV alone: $(cat "$T/stdout.csv")"
+
+echo "# plot"
+if command -v gnuplot >/dev/null; then
+	"$BENCH" -w stat,create -n 5 -r 1 -q a="$T/local" b="$T/local" --plot "$T/p.svg"
+	grep -q '<svg' "$T/p.svg" || fail "--plot did not draw an SVG"
+fi
+set +e
+PATH=/nonexistent "$BENCH" -w stat -n 5 -r 1 -q "$T/local" --plot "$T/q.svg" 2>"$T/err"
+rc=$?
+set -e
+[ "$rc" -ne 0 ] && grep -q 'gnuplot' "$T/err" && [ "$(wc -l <"$T/err")" -eq 1 ] ||
+	fail "--plot without gnuplot: exit $rc, $(cat "$T/err")"
+[ ! -e "$T/q.svg" ] || fail "--plot without gnuplot drew something"
+
+echo "# bad arguments: one line on stderr, non-zero exit, nothing run"
+# expect_bad PATTERN ARG...: podfs-bench ARG... fails with exactly one
+# line on stderr that starts with "podfs-bench:" and matches PATTERN
+expect_bad() {
+	local pattern=$1 rc
+	shift
+	set +e
+	timeout 60 "$BENCH" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	set -e
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] ||
+		fail "podfs-bench $*: exit $rc, wanted an error"
+	[ "$(wc -l <"$T/err")" -eq 1 ] ||
+		fail "podfs-bench $*: wanted one line on stderr, got: $(cat "$T/err")"
+	grep -Eq "^podfs-bench: .*($pattern)" "$T/err" ||
+		fail "podfs-bench $*: '$(cat "$T/err")' does not match '$pattern'"
+	[ ! -s "$T/out" ] || fail "podfs-bench $*: printed on stdout: $(cat "$T/out")"
+}
+expect_bad 'no target' -r 1
+expect_bad "unknown workload 'sequential'" -w sequential "$T/local"
+expect_bad 'more than 0' -s 0 "$T/local"
+expect_bad "'-5' is not a size" -s -5 "$T/local"
+expect_bad "'1Q' is not a size" -b 1Q "$T/local"
+expect_bad 'number from 1' -j 0 "$T/local"
+expect_bad "'-1' is not a positive number" -n -1 "$T/local"
+expect_bad 'not a time' -t 0 "$T/local"
+expect_bad 'smaller than one random block' -s 1K "$T/local"
+expect_bad '\.svg or \.png' --plot "$T/x.txt" "$T/local"
+expect_bad 'unknown option' --frobnicate "$T/local"
+expect_bad 'kind of target' "$PODFS_TEST_NFS3"
+expect_bad 'No such file or directory' "$T/missing"
+expect_bad 'Not a directory' "$T/nfs3.json"
+expect_bad 'refused|unreachable|cannot|timed out' -r 1 "podfs:nfs://127.0.0.1/export?vers=3&nfsport=1&mountport=1&timeo=20&retrans=0&soft"
+expect_bad 'refused|unreachable|cannot|timed out' -r 1 "libnfs:nfs://127.0.0.1/export?vers=3&nfsport=1&mountport=1&timeo=20&retrans=0&soft"
+expect_bad 'not an NFS source' -r 1 "libnfs:$CEPH"
+expect_bad 'no answer|unreachable|timed out|cannot' -r 1 "libcephfs:ceph://podfs@127.0.0.1:1/?secretfile=$PODFS_TEST_CEPH_SECRETFILE&timeo=30"
+expect_bad 'not a Ceph|not a CephFS|ceph://' -r 1 "libcephfs:$PODFS_TEST_NFS4"
+no_leftovers "$PODFS_TEST_NFS_DIR"
+echo "PASS"
