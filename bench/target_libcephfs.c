@@ -100,16 +100,6 @@ static int lc_configure(struct ceph_mount_info *cmount,
 			const struct podfs_config *cfg, char *err,
 			size_t errlen)
 {
-	static const char *const fixed[][2] = {
-		{ "log_to_stderr", "false" },
-		{ "err_to_stderr", "false" },
-		{ "log_to_syslog", "false" },
-		{ "err_to_syslog", "false" },
-		{ "log_file", "" },
-		{ "admin_socket", "" },
-		{ "client_permissions", "false" },
-		{ "fuse_default_permissions", "true" },
-	};
 	const char *conf = cfg->conf ? cfg->conf : "/dev/null";
 	char num[32];
 	int ret;
@@ -121,8 +111,9 @@ static int lc_configure(struct ceph_mount_info *cmount,
 			 strerror(-ret));
 		return ret;
 	}
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		ret = lc_set(cmount, fixed[i][0], fixed[i][1], err, errlen);
+	for (size_t i = 0; i < podfs_ceph_fixed_conf_count; i++) {
+		ret = lc_set(cmount, podfs_ceph_fixed_conf[i][0],
+			     podfs_ceph_fixed_conf[i][1], err, errlen);
 		if (ret)
 			return ret;
 	}

@@ -279,25 +279,28 @@ static int ceph_be_read_secretfile(struct ceph_be *cb, const char *path)
 	return ret;
 }
 
+const char *const podfs_ceph_fixed_conf[][2] = {
+	{ "log_to_stderr", "false" },
+	{ "err_to_stderr", "false" },
+	{ "log_to_syslog", "false" },
+	{ "err_to_syslog", "false" },
+	{ "log_file", "" },
+	{ "admin_socket", "" },
+	/* Permissions are checked above us (the kernel, with the
+	 * caller's full group list, which a podfs_cred lacks); a
+	 * cred only names the owner of what it creates. The ll_*
+	 * calls skip their checks on fuse_default_permissions. */
+	{ "client_permissions", "false" },
+	{ "fuse_default_permissions", "true" },
+};
+const size_t podfs_ceph_fixed_conf_count =
+	sizeof(podfs_ceph_fixed_conf) / sizeof(podfs_ceph_fixed_conf[0]);
+
 /* Options that make libcephfs behave as a library inside a mount helper:
  * no printing, no files or sockets of its own, and no limit longer than
  * the volume's timeo. */
 static int ceph_be_configure(struct ceph_be *cb, const struct podfs_config *cfg)
 {
-	static const char *const fixed[][2] = {
-		{ "log_to_stderr", "false" },
-		{ "err_to_stderr", "false" },
-		{ "log_to_syslog", "false" },
-		{ "err_to_syslog", "false" },
-		{ "log_file", "" },
-		{ "admin_socket", "" },
-		/* Permissions are checked above us (the kernel, with the
-		 * caller's full group list, which a podfs_cred lacks); a
-		 * cred only names the owner of what it creates. The ll_*
-		 * calls skip their checks on fuse_default_permissions. */
-		{ "client_permissions", "false" },
-		{ "fuse_default_permissions", "true" },
-	};
 	char num[32];
 	int ret;
 
@@ -310,8 +313,9 @@ static int ceph_be_configure(struct ceph_be *cb, const struct podfs_config *cfg)
 		return ceph_be_error(cb, ret, "cannot read %s: %s",
 				     cfg->conf ? cfg->conf : "/dev/null",
 				     strerror(-ret));
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		ret = ceph_be_set(cb, fixed[i][0], fixed[i][1]);
+	for (size_t i = 0; i < podfs_ceph_fixed_conf_count; i++) {
+		ret = ceph_be_set(cb, podfs_ceph_fixed_conf[i][0],
+				  podfs_ceph_fixed_conf[i][1]);
 		if (ret)
 			return ret;
 	}

@@ -72,6 +72,12 @@ int podfs_set_error(struct podfs_volume *vol, int err, const char *fmt, ...)
 int podfs_dir_next(struct podfs_volume *vol, struct podfs_dir *dir,
 		   struct podfs_dirent *ent);
 
+/* The libcephfs settings every client of ours takes (backend_ceph.c):
+ * no printing, no files or sockets of its own, permissions checked above
+ * it. podfs-bench's raw libcephfs target takes the same. */
+extern const char *const podfs_ceph_fixed_conf[][2];
+extern const size_t podfs_ceph_fixed_conf_count;
+
 /* Overwrites S with zeros (not optimised away) and frees it. */
 void podfs_free_secret(char *s);
 
