@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -170,6 +171,20 @@ static unsigned parse_workloads(const char *list)
 	return bits;
 }
 
+/* Exits (usage) unless FILE can be written; "-" is standard output. */
+static void check_writable(const char *opt, const char *file)
+{
+	int fd;
+
+	if (!file || !strcmp(file, "-"))
+		return;
+	fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die_usage("%s: cannot write %s: %s", opt, file,
+			  strerror(errno));
+	close(fd);
+}
+
 /* Is PROG an executable in $PATH? */
 static bool in_path(const char *prog)
 {
@@ -275,7 +290,6 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bench_params p = {
-		.workloads = (1u << FIG_COUNT) - 1,
 		.bs = 1 << 20,
 		.size = 256 << 20,
 		.rand_bs = 4096,
@@ -297,7 +311,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "w:b:s:t:n:j:r:qh", longopts,
 				NULL)) != -1) {
 		switch (c) {
-		case 'w': p.workloads = parse_workloads(optarg); break;
+		case 'w': p.workloads |= parse_workloads(optarg); break;
 		case 'b': p.bs = parse_size("-b", optarg, 1u << 30); break;
 		case 's': p.size = parse_size("-s", optarg, 1ULL << 50); break;
 		case OPT_RAND_BS: p.rand_bs = parse_size("--rand-bs", optarg, 1u << 30); break;
@@ -318,6 +332,8 @@ int main(int argc, char **argv)
 				  argv[optind - 1]);
 		}
 	}
+	if (!p.workloads)
+		p.workloads = (1u << FIG_COUNT) - 1;
 	ntargets = (unsigned)(argc - optind);
 	if (!ntargets)
 		die_usage("no target given");
@@ -339,6 +355,10 @@ int main(int argc, char **argv)
 	if ((json && !strcmp(json, "-")) || (csv && !strcmp(csv, "-")))
 		quiet = true;
 	p.progress = !quiet && isatty(STDERR_FILENO);
+	/* a report that can't be written is found before the run */
+	check_writable("--json", json);
+	check_writable("--csv", csv);
+	check_writable("--plot", plot);
 
 	targets = calloc(ntargets, sizeof(*targets));
 	labelled = calloc(ntargets, sizeof(*labelled));

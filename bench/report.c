@@ -155,7 +155,7 @@ void bench_report_table(FILE *out, const struct bench_params *p,
 	    (p->workloads & (1u << FIG_READDIR_COLD)))
 		fprintf(out, "\nnote: readdir-cold of directory targets ran "
 			"with the kernel's caches kept (dropping them needs "
-			"root)\n");
+			"root and a writable /proc/sys)\n");
 	if (p->verify)
 		fprintf(out, "\nverified: every byte written was read back "
 			"and matched\n");
@@ -266,7 +266,9 @@ int bench_report_json(const char *file, const struct bench_params *p,
 	}
 	json_object_object_add(root, "figures", figs);
 	json_object_object_add(root, "verified", json_object_new_boolean(p->verify));
-	json_object_object_add(root, "cold_dropped", json_object_new_boolean(r->cold_dropped));
+	if (p->workloads & (1u << FIG_READDIR_COLD))
+		json_object_object_add(root, "cold_dropped",
+				       json_object_new_boolean(r->cold_dropped));
 
 	f = report_open(file, err, errlen);
 	if (!f) {

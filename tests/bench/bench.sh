@@ -107,6 +107,10 @@ for w in stat seqread randwrite unlink; do
 	no_leftovers "$T/local"
 done
 
+"$BENCH" -w stat -w create -n 5 -r 1 -q "$T/local" --json "$T/two.json"
+"$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); n=[f["name"] for f in j["figures"]]; assert n == ["create","stat"], n' \
+	"$T/two.json" || fail "-w stat -w create: not both figures"
+
 echo "# JSON and CSV on standard output, no table"
 "$BENCH" -w stat -n 5 -r 1 --json - "$T/local" >"$T/stdout.json" 2>"$T/stdout.err"
 "$PY" -m json.tool "$T/stdout.json" >/dev/null || fail "--json - is not JSON alone: $(head -3 "$T/stdout.json")"
@@ -154,6 +158,7 @@ expect_bad 'number from 1' -j 0 "$T/local"
 expect_bad "'-1' is not a positive number" -n -1 "$T/local"
 expect_bad 'not a time' -t 0 "$T/local"
 expect_bad 'smaller than one random block' -s 1K "$T/local"
+expect_bad 'cannot write' --json "$T/none/x.json" "$T/local"
 expect_bad '\.svg or \.png' --plot "$T/x.txt" "$T/local"
 expect_bad 'unknown option' --frobnicate "$T/local"
 expect_bad 'kind of target' "$PODFS_TEST_NFS3"
