@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what podfs needs to build and to run its tests against real
-# servers, from Debian 12's packages. Run as root (or through sudo).
+# Installs what podfs needs to build, to run its tests against real
+# servers and to run its benchmarks (bench/compare.sh), from Debian 12's
+# packages. Run as root (or through sudo).
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,8 @@ packages=(
 	ceph-mon ceph-osd ceph-mds ceph-mgr ceph-common python3-cephfs
 	# test tools
 	fuse3 iproute2 util-linux procps valgrind nginx curl
+	# benchmarks
+	ceph-fuse gnuplot-nox fio
 )
 
 if [ "$(id -u)" -ne 0 ]; then

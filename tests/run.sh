@@ -67,6 +67,14 @@ for t in tests/unit/test_config tests/integration/test_volume; do
 		--leak-check=full --errors-for-leak-kinds=definite \
 		--suppressions="$top/tests/valgrind.supp" "$t")
 done
+# podfs-bench on all four kinds of target, every workload, verified
+mkdir "$scratch/vg-local"
+valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
+	--suppressions="$top/tests/valgrind.supp" build/bench/podfs-bench \
+	-s 2M -n 20 -t 0.2 -r 1 -j 2 --verify -q "$scratch/vg-local" \
+	"podfs:$PODFS_TEST_NFS3" "libnfs:$PODFS_TEST_NFS4" \
+	"podfs:$PODFS_TEST_CEPH?fs=$PODFS_TEST_CEPH_FS&secretfile=$PODFS_TEST_CEPH_SECRETFILE" \
+	"libcephfs:$PODFS_TEST_CEPH?fs=$PODFS_TEST_CEPH_FS&secretfile=$PODFS_TEST_CEPH_SECRETFILE"
 
 step "README quick start, built against an installed tree"
 dest="$scratch/install"
@@ -82,6 +90,9 @@ unset PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_PATH
 out=$(LD_LIBRARY_PATH="$dest$prefix/lib" "$scratch/hello" "$PODFS_TEST_NFS3")
 echo "$out"
 [ "$out" = "read back: hello from a pod" ]
+
+step "bench/compare.sh --quick: the benchmark end to end, on its own servers"
+./bench/compare.sh --quick -B build -o "$scratch/bench-results"
 
 step "make distcheck"
 make -C build -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror

@@ -63,6 +63,16 @@ pid_alive() {
 # pid_comm PID: the kernel's comm (process name) of PID.
 pid_comm() { cat "/proc/$1/comm" 2>/dev/null || true; }
 
+# pid_is PID COMM: PID is the program COMM, by its comm or, while it
+# re-executes itself (ceph-mds after `ceph fs fail` is "exe" for a moment),
+# by the file it runs.
+pid_is() {
+    local exe
+    [[ $(pid_comm "$1") == "$2" ]] && return 0
+    exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+    [[ ${exe##*/} == "$2" ]]
+}
+
 # pidfile_pid FILE: the pid recorded in FILE (digits only) or nothing.
 pidfile_pid() {
     local p=""
@@ -75,7 +85,7 @@ pidfile_pid() {
 pidfile_alive() {
     local pid
     pid=$(pidfile_pid "$1")
-    [[ -n $pid ]] && pid_alive "$pid" && [[ $(pid_comm "$pid") == "$2" ]]
+    [[ -n $pid ]] && pid_alive "$pid" && pid_is "$pid" "$2"
 }
 
 # wait_dead PID SECONDS: wait until PID is gone (or a zombie).
@@ -102,7 +112,7 @@ stop_pidfiles() {
         pid=$(pidfile_pid "$file")
         if [[ -n $pid ]] && pid_alive "$pid"; then
             actual=$(pid_comm "$pid")
-            if [[ $actual == "$comm" ]]; then
+            if pid_is "$pid" "$comm"; then
                 kill -TERM "$pid" 2>/dev/null || true
                 pids+=("$pid") comms+=("$comm")
             else
