@@ -7,6 +7,7 @@
 #define PODFS_BACKEND_H
 
 #include <podfs/podfs.h>
+#include <stdbool.h>
 
 struct podfs_config;
 
@@ -27,6 +28,7 @@ struct podfs_bfile {
 struct podfs_backend {
 	const struct podfs_backend_ops *ops;
 	struct podfs_volume *vol; /* for podfs_set_error() */
+	bool coherent; /* calls podfs_invalidate for every change elsewhere */
 };
 
 /* Gets each entry of a directory, "." and ".." excluded. OBJ is a new

@@ -213,6 +213,19 @@ static void ceph_be_ino_release(void *handle, vinodeno_t vino)
 					      vino.snapid.val, true));
 }
 
+/* Another client is about to change the inode: the MDS recalls our right
+ * to cache its data (and attributes), and libcephfs drops its own cache
+ * and tells us, from its invalidator thread, so the caller drops its. */
+static void ceph_be_ino_invalidate(void *handle, vinodeno_t vino,
+				   int64_t off, int64_t len)
+{
+	struct ceph_be *cb = handle;
+
+	podfs_invalidate(cb->be.vol,
+			 ceph_be_vkey(cb, vino.ino.val, vino.snapid.val, true),
+			 (off_t)off, (off_t)len);
+}
+
 static const char *ceph_be_user(const struct podfs_config *cfg)
 {
 	return cfg->user ? cfg->user : "admin";
@@ -483,7 +496,7 @@ static void ceph_be_reclaim(struct ceph_be *cb, const struct podfs_config *cfg)
 
 /* Creates CB's client and mounts ROOT; on failure leaves no client.
  * RECLAIM: this is the volume's own session (not a probe), which may
- * take over a dead one's. */
+ * take over a dead one's and reports changes made elsewhere. */
 static int ceph_be_connect(struct ceph_be *cb, const struct podfs_config *cfg,
 			   const char *root, bool reclaim)
 {
@@ -513,6 +526,10 @@ static int ceph_be_connect(struct ceph_be *cb, const struct podfs_config *cfg,
 		goto fail;
 	args.handle = cb;
 	args.ino_release_cb = ceph_be_ino_release;
+	if (reclaim && podfs_wants_invalidate(cb->be.vol)) {
+		args.ino_cb = ceph_be_ino_invalidate;
+		cb->be.coherent = true;
+	}
 	ceph_ll_register_callbacks(cb->cmount, &args);
 	if (reclaim)
 		ceph_be_reclaim(cb, cfg);

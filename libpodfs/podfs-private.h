@@ -72,6 +72,14 @@ int podfs_set_error(struct podfs_volume *vol, int err, const char *fmt, ...)
 int podfs_dir_next(struct podfs_volume *vol, struct podfs_dir *dir,
 		   struct podfs_dirent *ent);
 
+/* For a backend: has the caller asked to hear of changes made elsewhere
+ * (podfs_set_invalidate)? A backend that can tell sets be->coherent. */
+bool podfs_wants_invalidate(const struct podfs_volume *vol);
+/* For a backend, from its own threads (never with a podfs call of this
+ * volume waiting on it): the object with KEY changed elsewhere. */
+void podfs_invalidate(struct podfs_volume *vol, uint64_t key, off_t off,
+		      off_t len);
+
 /* The libcephfs settings every client of ours takes (backend_ceph.c):
  * no printing, no files or sockets of its own, permissions checked above
  * it. podfs-bench's raw libcephfs target takes the same. */

@@ -67,6 +67,9 @@ struct podfs_volume {
 	LIST_HEAD(, podfs_file) files;
 	LIST_HEAD(, podfs_dir) dirs;
 	char msg[MSG_LEN];
+	podfs_invalidate_fn inval_fn;
+	void *inval_arg;
+	bool inval_on; /* the table is there to map keys (under lock) */
 };
 
 /* The message of the last failed call of this thread, and its volume. */
@@ -407,6 +410,45 @@ PODFS_EXPORT const char *podfs_backend_name(podfs_volume *vol)
 	}
 }
 
+PODFS_EXPORT int podfs_set_invalidate(podfs_volume *vol,
+				      podfs_invalidate_fn fn, void *arg)
+{
+	if (vol->be)
+		return podfs_set_error(vol, EBUSY, "set the invalidate "
+				       "callback before attaching");
+	vol->inval_fn = fn;
+	vol->inval_arg = arg;
+	return 0;
+}
+
+PODFS_EXPORT int podfs_coherent(podfs_volume *vol)
+{
+	return vol->be && vol->be->coherent;
+}
+
+bool podfs_wants_invalidate(const struct podfs_volume *vol)
+{
+	return vol->inval_fn != NULL;
+}
+
+void podfs_invalidate(struct podfs_volume *vol, uint64_t key, off_t off,
+		      off_t len)
+{
+	struct podfs_inode *in;
+	uint64_t ino = 0;
+
+	pthread_mutex_lock(&vol->lock);
+	if (vol->inval_on) {
+		in = table_find_key(&vol->table, key);
+		if (in)
+			ino = in->ino;
+	}
+	pthread_mutex_unlock(&vol->lock);
+	/* an inode the caller never got can't be cached there */
+	if (ino)
+		vol->inval_fn(vol->inval_arg, ino, off, len);
+}
+
 PODFS_EXPORT int podfs_attach(podfs_volume *vol, const char *source,
 			      const char *options)
 {
@@ -442,10 +484,14 @@ PODFS_EXPORT int podfs_attach(podfs_volume *vol, const char *source,
 	root->ino = vol->table.next_ino++;
 	root->nlookup = 1;
 	root->obj = obj;
+	/* from here a backend's thread may look keys up (podfs_invalidate) */
+	pthread_mutex_lock(&vol->lock);
 	table_link(&vol->table, root);
 	vol->table.count++;
 	vol->ops = ops;
 	vol->be = be;
+	vol->inval_on = vol->inval_fn != NULL;
+	pthread_mutex_unlock(&vol->lock);
 	return 0;
 
 fail_detach:
@@ -463,6 +509,9 @@ PODFS_EXPORT int podfs_detach(podfs_volume *vol)
 
 	if (!vol || !vol->be)
 		return 0;
+	pthread_mutex_lock(&vol->lock);
+	vol->inval_on = false; /* the table goes, the backend's threads stay */
+	pthread_mutex_unlock(&vol->lock);
 	while (!LIST_EMPTY(&vol->files)) {
 		int ret = podfs_release(vol, LIST_FIRST(&vol->files));
 

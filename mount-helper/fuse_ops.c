@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -101,9 +102,33 @@ static void reply_status(fuse_req_t req, int ret)
 	fuse_reply_err(req, -ret);
 }
 
+void podfs_fuse_invalidate(void *arg, uint64_t ino, off_t off, off_t len)
+{
+	struct podfs_fuse *pf = arg;
+	int ret;
+
+	pthread_mutex_lock(&pf->notify_lock);
+	/* attributes go too; -ENOENT: the kernel has forgotten the inode */
+	ret = pf->se ? fuse_lowlevel_notify_inval_inode(pf->se, ino, off, len)
+		     : 0;
+	pthread_mutex_unlock(&pf->notify_lock);
+	if (ret && ret != -ENOENT && pf->verbose)
+		fprintf(stderr, "mount.podfs: cannot drop the kernel's cache "
+			"of inode %llu: %s\n", (unsigned long long)ino,
+			strerror(-ret));
+}
+
+void podfs_fuse_set_session(struct podfs_fuse *pf, struct fuse_session *se)
+{
+	pthread_mutex_lock(&pf->notify_lock);
+	pf->se = se;
+	pthread_mutex_unlock(&pf->notify_lock);
+}
+
 static void pf_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct podfs_fuse *pf = userdata;
+
 	/* Large requests: the backends split them for the server. */
 	conn->max_write = MiB;
 	conn->max_readahead = MiB;
@@ -122,6 +147,10 @@ static void pf_init(void *userdata, struct fuse_conn_info *conn)
 	 * kernel, so writes reach podfs (and the server) in order. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS |
 			FUSE_CAP_WRITEBACK_CACHE);
+	/* Told of every change by others, the kernel needn't guess from a
+	 * new mtime (which our own writes make too) that its data is stale. */
+	if (pf->coherent)
+		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 }
 
 static void pf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -292,8 +321,9 @@ static void pf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	/* close-to-open: every open drops the data the kernel cached */
-	fi->keep_cache = !pf_of(req)->kc.cto;
+	/* close-to-open: every open drops the data the kernel cached,
+	 * unless the library tells us whenever another client changes it */
+	fi->keep_cache = !pf_of(req)->kc.cto || pf_of(req)->coherent;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		podfs_release(pf_of(req)->vol, f);
 }
@@ -315,7 +345,7 @@ static void pf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	ep = entry_param(req, &e);
 	fi->fh = (uintptr_t)f;
-	fi->keep_cache = !pf->kc.cto;
+	fi->keep_cache = !pf->kc.cto || pf->coherent;
 	if (fuse_reply_create(req, &ep, fi) == -ENOENT) {
 		podfs_release(pf->vol, f);
 		podfs_ll_forget(pf->vol, e.ino, 1);

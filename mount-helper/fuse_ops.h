@@ -8,6 +8,7 @@
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 #include <podfs/podfs.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 enum lookupcache { LOOKUPCACHE_ALL, LOOKUPCACHE_POSITIVE, LOOKUPCACHE_NONE };
@@ -29,8 +30,18 @@ struct podfs_fuse {
 	struct kernel_cache kc;
 	long fsgroup; /* new objects get this group; -1: the caller's */
 	bool verbose;
+	/* the library reports others' changes: file data stays cached in
+	 * the kernel across opens, dropped when another client writes */
+	bool coherent;
+	pthread_mutex_t notify_lock; /* se, against unmounting */
+	struct fuse_session *se;     /* NULL: no kernel to tell */
 };
 
 extern const struct fuse_lowlevel_ops podfs_fuse_ops;
+
+/* podfs_invalidate_fn for a struct podfs_fuse: tells the kernel. */
+void podfs_fuse_invalidate(void *arg, uint64_t ino, off_t off, off_t len);
+/* Starts (SE) or stops (NULL) telling the kernel. */
+void podfs_fuse_set_session(struct podfs_fuse *pf, struct fuse_session *se);
 
 #endif /* PODFS_FUSE_OPS_H */

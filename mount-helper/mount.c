@@ -394,6 +394,7 @@ static int serve(struct mount_request *req, int status_fd)
 		.kc = req->kc,
 		.fsgroup = req->fsgroup,
 		.verbose = req->verbose,
+		.notify_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *loop = NULL;
@@ -409,11 +410,13 @@ static int serve(struct mount_request *req, int status_fd)
 		snprintf(msg, sizeof(msg), "%s", podfs_errmsg(pf.vol));
 		goto out;
 	}
+	podfs_set_invalidate(pf.vol, podfs_fuse_invalidate, &pf);
 	err = podfs_attach(pf.vol, req->source, req->lib_opts);
 	if (err) {
 		snprintf(msg, sizeof(msg), "%s", podfs_errmsg(pf.vol));
 		goto out;
 	}
+	pf.coherent = podfs_coherent(pf.vol);
 	if (fuse_args_for(req, &args)) {
 		snprintf(msg, sizeof(msg), "out of memory");
 		goto out;
@@ -441,8 +444,10 @@ static int serve(struct mount_request *req, int status_fd)
 		req->pod ? " for pod " : "", req->pod ? req->pod : "");
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(loop, 16);
+	podfs_fuse_set_session(&pf, se);
 	/* a positive value is the signal that ended the loop: a clean stop */
 	ret = fuse_session_loop_mt(se, loop) < 0 ? EX_FAIL : 0;
+	podfs_fuse_set_session(&pf, NULL);
 	fuse_loop_cfg_destroy(loop);
 	fuse_session_unmount(se);
 	msg[0] = '\0';

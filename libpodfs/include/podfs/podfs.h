@@ -84,6 +84,22 @@ const char *podfs_errmsg(podfs_volume *vol);
 /* "nfs" or "ceph" once parsed, else NULL. */
 const char *podfs_backend_name(podfs_volume *vol);
 
+/* Called when another client changed inode INO: what the caller caches of
+ * it (attributes, and data from OFF for LEN bytes; LEN 0: to the end) is
+ * stale. Called from a thread of the library's own, never from inside a
+ * podfs call; it must not call into VOL. */
+typedef void (*podfs_invalidate_fn)(void *arg, uint64_t ino, off_t off,
+				    off_t len);
+/* Sets the callback, before podfs_attach. 0, or -EBUSY once attached. */
+int podfs_set_invalidate(podfs_volume *vol, podfs_invalidate_fn fn,
+			 void *arg);
+/* After podfs_attach: 1 when the backend reports every change another
+ * client makes through the invalidate callback (CephFS, whose server
+ * recalls a client's cache rights before others write), so a caller may
+ * keep file data cached across opens; 0 when it can't (NFS: close-to-open,
+ * revalidate at each open). */
+int podfs_coherent(podfs_volume *vol);
+
 /* ---- Inode level (what a FUSE low-level filesystem needs) -------------- */
 /* Inode numbers come from lookups: each call that fills a podfs_entry adds
  * one lookup reference, released with podfs_ll_forget. */
