@@ -2339,19 +2339,119 @@ static void dents_free(struct dent *d, size_t n)
 	free(d);
 }
 
+/* One entry's attributes in flight (dir_stat4). Written by libnfs'
+ * callback, which may run after we gave up on the connection (when libnfs
+ * tears the context down): so it touches nothing but this. */
+struct dir_stat {
+	char *path;
+	struct stat st;
+	int err;
+	bool sent, done;
+};
+
+static void dir_stat_done(int err, struct nfs_context *nfs, void *data,
+			  void *private_data)
+{
+	struct dir_stat *ds = private_data;
+
+	(void)nfs;
+	ds->err = err;
+	if (!err)
+		stat_from_nfs(&ds->st, data);
+	ds->done = true;
+}
+
+/* Calls in flight at once: enough to hide the round trip. */
+#define DIR_STAT_WINDOW 64
+
+/*
+ * The attributes of every entry D[0..*N) of directory PATH, on C (held),
+ * for NFSv4, whose libnfs 4.0 READDIR gives no usable fileid. The LOOKUPs
+ * go out together, DIR_STAT_WINDOW at a time, not one round trip after
+ * another. Entries removed meanwhile are dropped (*N shrinks).
+ */
+static int dir_stat4(struct nfs_be *nb, struct nfs_conn *c, const char *path,
+		     struct dent *d, size_t *n)
+{
+	struct rpc_context *rpc = nfs_get_rpc_context(c->nfs);
+	size_t next = 0, done = 0, total = *n, i, kept;
+	struct dir_stat *ds;
+	struct pollfd pfd;
+	int ret = 0, p;
+
+	if (!*n)
+		return 0;
+	ds = calloc(*n, sizeof(*ds));
+	if (!ds)
+		return be_fail(nb, ENOMEM, "out of memory");
+	for (i = 0; i < *n; i++) {
+		if (asprintf(&ds[i].path, "%s/%s", strcmp(path, "/") ? path : "",
+			     d[i].name) < 0) {
+			ret = be_fail(nb, ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	while (done < *n) {
+		while (next < *n && next - done < DIR_STAT_WINDOW) {
+			if (nfs_lstat64_async(c->nfs, ds[next].path,
+					      dir_stat_done, &ds[next])) {
+				ds[next].done = true;
+				ds[next].err = -EIO;
+			}
+			ds[next++].sent = true;
+		}
+		while (done < next && ds[done].done)
+			done++;
+		if (done == next)
+			continue;
+		pfd.fd = rpc_get_fd(rpc);
+		pfd.events = rpc_which_events(rpc);
+		pfd.revents = 0;
+		p = poll(&pfd, 1, 100); /* rpc_service also runs timeouts */
+		if (p < 0 && errno != EINTR)
+			pfd.revents = POLLERR;
+		if (rpc_service(rpc, p > 0 ? pfd.revents : 0) < 0) {
+			/* Calls still queued keep pointers into DS: leave
+			 * it to them (the connection is rebuilt, rarely). */
+			ret = call_fail(nb, c, -EIO, "lstat", path);
+			for (i = 0; i < *n; i++)
+				if (ds[i].done || !ds[i].sent)
+					free(ds[i].path);
+			return ret;
+		}
+	}
+	/* in order; -ENOENT: removed meanwhile */
+	for (i = kept = 0; i < *n; i++) {
+		if (ds[i].err == -ENOENT) {
+			free(d[i].name);
+			continue;
+		}
+		if (ds[i].err && !ret)
+			ret = call_fail(nb, c, ds[i].err, "lstat", ds[i].path);
+		d[i].st = ds[i].st;
+		d[kept++] = d[i];
+	}
+	*n = kept;
+out:
+	for (i = 0; i < total; i++)
+		free(ds[i].path);
+	free(ds);
+	return ret;
+}
+
 /*
  * Reads DIR (PATH) on C: every entry's name and attributes. NFSv3's
  * READDIRPLUS brings them; libnfs 4.0's NFSv4 entries have no usable
- * fileid (0 or another entry's), so there each entry is looked up.
+ * fileid (0 or another entry's), so there the entries are looked up
+ * (dir_stat4).
  */
 static int dir_read(struct nfs_be *nb, struct nfs_conn *c, const char *path,
 		    struct dent **out, size_t *count)
 {
 	struct dent *d = NULL, *bigger;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, cap = 0;
 	struct nfsdirent *e;
 	struct nfsdir *dir;
-	char *child;
 	int ret;
 
 	ret = nfs_opendir(c->nfs, path, &dir);
@@ -2376,24 +2476,10 @@ static int dir_read(struct nfs_be *nb, struct nfs_conn *c, const char *path,
 	nfs_closedir(c->nfs, dir);
 
 	if (nb->vers == 4) {
-		for (i = 0; i < n; i++) {
-			if (asprintf(&child, "%s/%s", strcmp(path, "/") ? path : "",
-				     d[i].name) < 0) {
-				dents_free(d, n);
-				return be_fail(nb, ENOMEM, "out of memory");
-			}
-			ret = conn_lstat(nb, c, child, &d[i].st);
-			free(child);
-			if (ret == -ENOENT) {
-				/* removed meanwhile */
-				free(d[i].name);
-				d[i--] = d[--n];
-				continue;
-			}
-			if (ret) {
-				dents_free(d, n);
-				return ret;
-			}
+		ret = dir_stat4(nb, c, path, d, &n);
+		if (ret) {
+			dents_free(d, n);
+			return ret;
 		}
 	}
 	*out = d;

@@ -69,7 +69,7 @@ for t in tests/unit/test_config tests/integration/test_volume; do
 done
 # podfs-bench on all four kinds of target, every workload, verified
 mkdir "$scratch/vg-local"
-valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
+valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
 	--suppressions="$top/tests/valgrind.supp" build/bench/podfs-bench \
 	-s 2M -n 20 -t 0.2 -r 1 -j 2 --verify -q "$scratch/vg-local" \
 	"podfs:$PODFS_TEST_NFS3" "libnfs:$PODFS_TEST_NFS4" \
