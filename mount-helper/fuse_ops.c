@@ -17,7 +17,6 @@
 
 #include "fuse_ops.h"
 
-#define MiB (1u << 20)
 
 static struct podfs_fuse *pf_of(fuse_req_t req)
 {
@@ -130,8 +129,8 @@ static void pf_init(void *userdata, struct fuse_conn_info *conn)
 	struct podfs_fuse *pf = userdata;
 
 	/* Large requests: the backends split them for the server. */
-	conn->max_write = MiB;
-	conn->max_readahead = MiB;
+	conn->max_write = PODFS_FUSE_IO_MAX;
+	conn->max_readahead = PODFS_FUSE_IO_MAX;
 	/* Writers can truncate in open; readdir hands back attributes;
 	 * lookups and creates in one directory run in parallel. */
 	conn->want |= conn->capable & (FUSE_CAP_ATOMIC_O_TRUNC |

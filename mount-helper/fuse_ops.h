@@ -25,6 +25,9 @@ struct kernel_cache {
 	{ .acregmin = 3, .acregmax = 60, .acdirmin = 30, .acdirmax = 60,       \
 	  .lookupcache = LOOKUPCACHE_POSITIVE, .cto = true }
 
+/* The largest read or write the kernel sends us, and its read-ahead. */
+#define PODFS_FUSE_IO_MAX (1u << 20)
+
 struct podfs_fuse {
 	podfs_volume *vol;
 	struct kernel_cache kc;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -472,6 +473,31 @@ out:
 	return ret;
 }
 
+/* The kernel reads ahead no more than the mount's read_ahead_kb (128 KiB
+ * by default), whatever FUSE's max_readahead says: a sequential reader
+ * then waits on a round trip to the server per 128 KiB. Raise it to what
+ * the daemon takes in one read. Best effort: without root or with a
+ * read-only /sys reads just come in smaller pieces. */
+static void raise_readahead(const char *dir)
+{
+	char path[64], kb[16];
+	struct stat st;
+	int fd, n;
+
+	if (stat(dir, &st))
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 major(st.st_dev), minor(st.st_dev));
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = snprintf(kb, sizeof(kb), "%u", PODFS_FUSE_IO_MAX / 1024);
+	if (write(fd, kb, (size_t)n) != n) {
+		/* keeps the default */
+	}
+	close(fd);
+}
+
 /* Blocks until the mount at DIR answers (the daemon's loop serves). */
 static int check_answers(const char *dir, char *err, size_t errlen)
 {
@@ -483,6 +509,7 @@ static int check_answers(const char *dir, char *err, size_t errlen)
 	if (st.f_type != FUSE_SUPER_MAGIC)
 		return fail(err, errlen, "%s is not a FUSE mount after mounting",
 			    dir);
+	raise_readahead(dir);
 	return 0;
 }
 
