@@ -390,9 +390,14 @@ int bench_report_plot(const char *file, struct bench_target *targets,
 	gp_string(f, file);
 	fputs("\nset style data histograms\nset style histogram clustered "
 	      "gap 1\nset style fill solid 0.8 border -1\nset boxwidth 0.9\n"
-	      "set key outside right top\nset grid ytics\nset yrange [0:*]\n"
+	      "set key outside right top\nset grid ytics\n"
+	      /* ratios from 0.01 to 100 side by side: a log axis, 1 marked */
+	      "set logscale y 10\nset yrange [*:*]\n"
+	      "set arrow from graph 0, first 1 to graph 1, first 1 nohead "
+	      "dashtype 2 lc rgb 'black'\n"
 	      "set xtics nomirror\nset bmargin 5\nset ylabel ", f);
-	snprintf(label, sizeof(label), "median relative to %s (1 = same)",
+	snprintf(label, sizeof(label),
+		 "median relative to %s (1 = same, log scale)",
 		 targets[0].label);
 	gp_string(f, label);
 	fputc('\n', f);
