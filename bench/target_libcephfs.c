@@ -52,43 +52,17 @@ static int lc_set(struct ceph_mount_info *cmount, const char *opt,
 	return ret < 0 ? ret : 0;
 }
 
-/* mount.ceph's secretfile: the bare base64 key, maybe with a newline. */
+/* The key from a secretfile, read as podfs reads it. */
 static int lc_set_key(struct ceph_mount_info *cmount, const char *path,
 		      char *err, size_t errlen)
 {
-	char buf[1024];
-	char *start, *end;
-	ssize_t n;
-	int fd, ret;
+	char key[1024];
+	int ret = podfs_ceph_read_secretfile(path, key, sizeof(key), err,
+					     errlen);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot read secretfile %s: %s", path,
-			 strerror(-ret));
-		return ret;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	ret = n < 0 ? -errno : 0;
-	close(fd);
-	if (ret) {
-		snprintf(err, errlen, "cannot read secretfile %s: %s", path,
-			 strerror(-ret));
-		return ret;
-	}
-	buf[n] = '\0';
-	start = buf + strspn(buf, " \t\r\n");
-	end = start + strlen(start);
-	while (end > start && strchr(" \t\r\n", end[-1]))
-		*--end = '\0';
-	if (!*start || strpbrk(start, " \t\r\n[]")) {
-		snprintf(err, errlen, "secretfile %s does not hold a bare key",
-			 path);
-		ret = -EINVAL;
-	} else {
-		ret = lc_set(cmount, "key", start, err, errlen);
-	}
-	explicit_bzero(buf, sizeof(buf));
+	if (!ret)
+		ret = lc_set(cmount, "key", key, err, errlen);
+	explicit_bzero(key, sizeof(key));
 	return ret;
 }
 

@@ -246,49 +246,58 @@ static int ceph_be_set(struct ceph_be *cb, const char *opt, const char *val)
 	return 0;
 }
 
-/* mount.ceph's secretfile: the bare base64 key, maybe with a newline. */
-static int ceph_be_read_secretfile(struct ceph_be *cb, const char *path)
+int podfs_ceph_read_secretfile(const char *path, char *key, size_t keylen,
+			       char *err, size_t errlen)
 {
-	char buf[1024];
 	char *start, *end;
 	ssize_t n;
 	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		ret = errno;
-		return ceph_be_error(cb, ret, "cannot read secretfile %s: %s",
-				     path, strerror(ret));
+		ret = -errno;
+		snprintf(err, errlen, "cannot read secretfile %s: %s", path,
+			 strerror(-ret));
+		return ret;
 	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	ret = errno;
+	n = read(fd, key, keylen - 1);
+	ret = n < 0 ? -errno : 0;
 	close(fd);
-	if (n < 0)
-		return ceph_be_error(cb, ret, "cannot read secretfile %s: %s",
-				     path, strerror(ret));
-	buf[n] = '\0';
-	for (start = buf; *start == ' ' || *start == '\t' || *start == '\n' ||
-			  *start == '\r';
-	     start++)
-		;
+	if (ret) {
+		snprintf(err, errlen, "cannot read secretfile %s: %s", path,
+			 strerror(-ret));
+		return ret;
+	}
+	key[n] = '\0';
+	start = key + strspn(key, " \t\r\n");
 	end = start + strlen(start);
-	while (end > start && (end[-1] == ' ' || end[-1] == '\t' ||
-			       end[-1] == '\n' || end[-1] == '\r'))
+	while (end > start && strchr(" \t\r\n", end[-1]))
 		*--end = '\0';
-	if (n == (ssize_t)sizeof(buf) - 1)
-		ret = ceph_be_error(cb, EINVAL,
-				    "secretfile %s is too long to hold a key "
-				    "(it should hold only the base64 key)",
-				    path);
-	else if (!*start)
-		ret = ceph_be_error(cb, EINVAL, "secretfile %s is empty", path);
-	else if (strpbrk(start, " \t\n\r[]"))
-		ret = ceph_be_error(cb, EINVAL,
-				    "secretfile %s does not hold a bare key "
-				    "(a keyring? use keyring=)", path);
+	memmove(key, start, (size_t)(end - start) + 1);
+	if (n == (ssize_t)keylen - 1)
+		snprintf(err, errlen, "secretfile %s is too long to hold a key "
+			 "(it should hold only the base64 key)", path);
+	else if (!*key)
+		snprintf(err, errlen, "secretfile %s is empty", path);
+	else if (strpbrk(key, " \t\n\r[]"))
+		snprintf(err, errlen, "secretfile %s does not hold a bare key "
+			 "(a keyring? use keyring=)", path);
 	else
-		ret = ceph_be_set(cb, "key", start);
-	explicit_bzero(buf, sizeof(buf));
+		return 0;
+	explicit_bzero(key, keylen);
+	return -EINVAL;
+}
+
+static int ceph_be_read_secretfile(struct ceph_be *cb, const char *path)
+{
+	char key[1024], err[512];
+	int ret = podfs_ceph_read_secretfile(path, key, sizeof(key), err,
+					     sizeof(err));
+
+	if (ret)
+		return ceph_be_error(cb, ret, "%s", err);
+	ret = ceph_be_set(cb, "key", key);
+	explicit_bzero(key, sizeof(key));
 	return ret;
 }
 

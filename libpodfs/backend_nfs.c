@@ -1891,6 +1891,18 @@ static void raw_done3_setattr(struct rpc_context *rpc, int status, void *data,
 		raw_status(rc, 3, "SETATTR", res->status);
 }
 
+/* One turn of a connection's event loop, for calls we sent ourselves:
+ * waits up to 100 ms for its socket (rpc_service also runs the calls'
+ * timeouts) and services it. rpc_service's result. */
+static int rpc_turn(struct rpc_context *rpc)
+{
+	struct pollfd pfd = { .fd = rpc_get_fd(rpc),
+			      .events = (short)rpc_which_events(rpc) };
+	int n = poll(&pfd, 1, 100);
+
+	return rpc_service(rpc, n > 0 ? pfd.revents : 0);
+}
+
 /*
  * Waits on C (held) for the answer to call RC, which QUEUED (what the
  * rpc_*_async that sent it returned) says was sent, as libnfs' own
@@ -1899,8 +1911,6 @@ static void raw_done3_setattr(struct rpc_context *rpc, int status, void *data,
 static int raw_wait(struct nfs_conn *c, int queued, struct raw_call *rc)
 {
 	struct rpc_context *rpc = nfs_get_rpc_context(c->nfs);
-	struct pollfd pfd;
-	int n;
 
 	if (queued) {
 		/* Not sent, and RC is ours again. libnfs 4.0 returns -2 when
@@ -1911,14 +1921,7 @@ static int raw_wait(struct nfs_conn *c, int queued, struct raw_call *rc)
 		rc->err = -EIO;
 	}
 	while (!rc->done) {
-		pfd.fd = rpc_get_fd(rpc);
-		pfd.events = rpc_which_events(rpc);
-		pfd.revents = 0;
-		n = poll(&pfd, 1, 100); /* rpc_service also runs timeouts */
-		if (n < 0 && errno != EINTR)
-			pfd.revents = POLLERR;
-		if (rpc_service(rpc, n > 0 ? pfd.revents : 0) < 0 &&
-		    !rc->done) {
+		if (rpc_turn(rpc) < 0 && !rc->done) {
 			/* RC stays queued: the caller must leave it be */
 			snprintf(rc->msg, sizeof(rc->msg), "%s",
 				 nfs_get_error(c->nfs));
@@ -2376,8 +2379,7 @@ static int dir_stat4(struct nfs_be *nb, struct nfs_conn *c, const char *path,
 	struct rpc_context *rpc = nfs_get_rpc_context(c->nfs);
 	size_t next = 0, done = 0, total = *n, i, kept;
 	struct dir_stat *ds;
-	struct pollfd pfd;
-	int ret = 0, p;
+	int ret = 0;
 
 	if (!*n)
 		return 0;
@@ -2404,13 +2406,7 @@ static int dir_stat4(struct nfs_be *nb, struct nfs_conn *c, const char *path,
 			done++;
 		if (done == next)
 			continue;
-		pfd.fd = rpc_get_fd(rpc);
-		pfd.events = rpc_which_events(rpc);
-		pfd.revents = 0;
-		p = poll(&pfd, 1, 100); /* rpc_service also runs timeouts */
-		if (p < 0 && errno != EINTR)
-			pfd.revents = POLLERR;
-		if (rpc_service(rpc, p > 0 ? pfd.revents : 0) < 0) {
+		if (rpc_turn(rpc) < 0) {
 			/* Calls still queued keep pointers into DS: leave
 			 * it to them (the connection is rebuilt, rarely). */
 			ret = call_fail(nb, c, -EIO, "lstat", path);

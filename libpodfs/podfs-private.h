@@ -86,6 +86,12 @@ void podfs_invalidate(struct podfs_volume *vol, uint64_t key, off_t off,
 extern const char *const podfs_ceph_fixed_conf[][2];
 extern const size_t podfs_ceph_fixed_conf_count;
 
+/* mount.ceph's secretfile: the bare base64 key, maybe with a newline,
+ * into KEY (to be wiped by the caller); 0, or -errno with ERR saying why
+ * (KEY wiped). podfs-bench's raw libcephfs target reads it the same way. */
+int podfs_ceph_read_secretfile(const char *path, char *key, size_t keylen,
+			       char *err, size_t errlen);
+
 /* Overwrites S with zeros (not optimised away) and frees it. */
 void podfs_free_secret(char *s);
 
