@@ -2342,15 +2342,32 @@ static void dents_free(struct dent *d, size_t n)
 	free(d);
 }
 
-/* One entry's attributes in flight (dir_stat4). Written by libnfs'
- * callback, which may run after we gave up on the connection (when libnfs
- * tears the context down): so it touches nothing but this. */
+/* The entries' attributes in flight (dir_stat4). libnfs' callbacks may
+ * run after we gave up on a broken connection (when libnfs cancels the
+ * calls): each call in flight holds a reference, as does dir_stat4, and
+ * the last one frees the batch. */
 struct dir_stat {
-	char *path;
+	struct dir_stat_batch *batch;
+	char *path; /* what libnfs was given, kept while it may look */
 	struct stat st;
 	int err;
-	bool sent, done;
+	bool done;
 };
+
+struct dir_stat_batch {
+	size_t refs;
+	size_t n;
+	struct dir_stat ds[];
+};
+
+static void dir_stat_put(struct dir_stat_batch *b)
+{
+	if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		for (size_t i = 0; i < b->n; i++)
+			free(b->ds[i].path);
+		free(b);
+	}
+}
 
 static void dir_stat_done(int err, struct nfs_context *nfs, void *data,
 			  void *private_data)
@@ -2362,6 +2379,7 @@ static void dir_stat_done(int err, struct nfs_context *nfs, void *data,
 	if (!err)
 		stat_from_nfs(&ds->st, data);
 	ds->done = true;
+	dir_stat_put(ds->batch);
 }
 
 /* Calls in flight at once: enough to hide the round trip. */
@@ -2377,42 +2395,47 @@ static int dir_stat4(struct nfs_be *nb, struct nfs_conn *c, const char *path,
 		     struct dent *d, size_t *n)
 {
 	struct rpc_context *rpc = nfs_get_rpc_context(c->nfs);
-	size_t next = 0, done = 0, total = *n, i, kept;
+	size_t next = 0, done = 0, i, kept;
+	struct dir_stat_batch *b;
 	struct dir_stat *ds;
 	int ret = 0;
 
 	if (!*n)
 		return 0;
-	ds = calloc(*n, sizeof(*ds));
-	if (!ds)
+	b = calloc(1, sizeof(*b) + *n * sizeof(b->ds[0]));
+	if (!b)
 		return be_fail(nb, ENOMEM, "out of memory");
-	for (i = 0; i < *n; i++) {
-		if (asprintf(&ds[i].path, "%s/%s", strcmp(path, "/") ? path : "",
-			     d[i].name) < 0) {
-			ret = be_fail(nb, ENOMEM, "out of memory");
-			goto out;
-		}
-	}
+	b->refs = 1;
+	b->n = *n;
+	ds = b->ds;
 	while (done < *n) {
 		while (next < *n && next - done < DIR_STAT_WINDOW) {
+			ds[next].batch = b;
+			if (asprintf(&ds[next].path, "%s/%s",
+				     strcmp(path, "/") ? path : "",
+				     d[next].name) < 0) {
+				ds[next].path = NULL;
+				ds[next].err = -ENOMEM;
+				ds[next++].done = true;
+				continue;
+			}
+			__atomic_add_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
 			if (nfs_lstat64_async(c->nfs, ds[next].path,
 					      dir_stat_done, &ds[next])) {
-				ds[next].done = true;
+				dir_stat_put(b);
 				ds[next].err = -EIO;
+				ds[next].done = true;
 			}
-			ds[next++].sent = true;
+			next++;
 		}
 		while (done < next && ds[done].done)
 			done++;
 		if (done == next)
 			continue;
 		if (rpc_turn(rpc) < 0) {
-			/* Calls still queued keep pointers into DS: leave
-			 * it to them (the connection is rebuilt, rarely). */
+			/* calls still queued hold the batch */
 			ret = call_fail(nb, c, -EIO, "lstat", path);
-			for (i = 0; i < *n; i++)
-				if (ds[i].done || !ds[i].sent)
-					free(ds[i].path);
+			dir_stat_put(b);
 			return ret;
 		}
 	}
@@ -2423,15 +2446,15 @@ static int dir_stat4(struct nfs_be *nb, struct nfs_conn *c, const char *path,
 			continue;
 		}
 		if (ds[i].err && !ret)
-			ret = call_fail(nb, c, ds[i].err, "lstat", ds[i].path);
+			ret = ds[i].err == -ENOMEM
+				      ? be_fail(nb, ENOMEM, "out of memory")
+				      : call_fail(nb, c, ds[i].err, "lstat",
+						  ds[i].path);
 		d[i].st = ds[i].st;
 		d[kept++] = d[i];
 	}
 	*n = kept;
-out:
-	for (i = 0; i < total; i++)
-		free(ds[i].path);
-	free(ds);
+	dir_stat_put(b);
 	return ret;
 }
 
