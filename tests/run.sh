@@ -64,7 +64,7 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 step "valgrind memcheck of the unit and integration suites"
 for t in tests/unit/test_config tests/integration/test_volume; do
 	(cd build && ./libtool --mode=execute valgrind -q --error-exitcode=9 \
-		--leak-check=full --errors-for-leak-kinds=definite \
+		--leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
 		--suppressions="$top/tests/valgrind.supp" "$t")
 done
 # podfs-bench on all four kinds of target, every workload, verified
