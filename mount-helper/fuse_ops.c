@@ -17,7 +17,6 @@
 
 #include "fuse_ops.h"
 
-
 static struct podfs_fuse *pf_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -99,6 +98,14 @@ static void reply_attr(fuse_req_t req, const struct stat *st)
 static void reply_status(fuse_req_t req, int ret)
 {
 	fuse_reply_err(req, -ret);
+}
+
+/* Whether an open keeps the data the kernel cached of the file:
+ * close-to-open drops it, unless the library tells us whenever another
+ * client changes it. */
+static int keep_cache(const struct podfs_fuse *pf)
+{
+	return !pf->kc.cto || pf->coherent;
 }
 
 void podfs_fuse_invalidate(void *arg, uint64_t ino, off_t off, off_t len)
@@ -320,9 +327,7 @@ static void pf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	/* close-to-open: every open drops the data the kernel cached,
-	 * unless the library tells us whenever another client changes it */
-	fi->keep_cache = !pf_of(req)->kc.cto || pf_of(req)->coherent;
+	fi->keep_cache = keep_cache(pf_of(req));
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		podfs_release(pf_of(req)->vol, f);
 }
@@ -344,7 +349,7 @@ static void pf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	ep = entry_param(req, &e);
 	fi->fh = (uintptr_t)f;
-	fi->keep_cache = !pf->kc.cto || pf->coherent;
+	fi->keep_cache = keep_cache(pf);
 	if (fuse_reply_create(req, &ep, fi) == -ENOENT) {
 		podfs_release(pf->vol, f);
 		podfs_ll_forget(pf->vol, e.ino, 1);
