@@ -1,0 +1,399 @@
+/*
+ * What the files of the NFS backend share: the backend's own structs, the
+ * RPC engine (rpc.c), the NFSv3 (v3.c) and NFSv4 (v4.c, state4.c) ops, and
+ * what works around libnfs 4.0 (libnfs40.c). libnfs is only our RPC
+ * transport and XDR codec; objects are the server's file handles.
+ */
+#ifndef PODFS_NFS_INTERNAL_H
+#define PODFS_NFS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include <nfsc/libnfs.h>
+#include <nfsc/libnfs-raw.h>
+#include <nfsc/libnfs-raw-mount.h>
+#include <nfsc/libnfs-raw-nfs.h>
+#include <nfsc/libnfs-raw-nfs4.h>
+
+#include "backend.h"
+#include "podfs-private.h"
+
+/* Requests one connection keeps in flight, as the kernel's RPC client
+ * keeps 65536 TCP slots at most and 2 at least: enough to fill a
+ * connection with 1 MiB WRITEs and stay out of the server's way. */
+#define NFS_DEFAULT_SLOTS 64
+#define NFS_MAX_SLOTS 1024
+/* What a server reports for rsize/wsize is capped here: libnfs refuses an
+ * incoming record larger than 1 MiB + 4 KiB (NFS_MAX_XFER_SIZE). */
+#define NFS_MAX_IO (1024 * 1024)
+#define NFS_MIN_IO 4096
+
+/* Between attempts to reach a server that is away, or that asked us to
+ * come back later: doubling from the first to the most. */
+#define NFS_BACKOFF_MIN_MS 100
+#define NFS_BACKOFF_MAX_MS 2000
+
+/* A server's file handle: NFSv3 64 bytes at most, NFSv4 128. */
+struct nfs_fh {
+	uint32_t len;
+	unsigned char data[NFS4_FHSIZE];
+};
+
+/* What a failed attempt says about what to do next. */
+enum nfs_fault {
+	FAULT_NONE,  /* an answer: success, or an error to return */
+	FAULT_DELAY, /* the server asks to come back later (grace, jukebox) */
+	FAULT_LOST,  /* no answer: the connection broke or the call timed out */
+	FAULT_STATE, /* NFSv4: the server forgot our client (restart, lease) */
+};
+
+struct nfs_be;
+struct nfs_io;
+struct nfs4_open;
+
+/* A file system object: the server's handle, plus one name it was seen
+ * under (NFSv4.0 OPENs by name; NFSv3 renames an open file away rather
+ * than remove it). */
+struct nfs_obj {
+	struct podfs_bobj b; /* key: the server's fileid */
+	atomic_int refs;
+	struct nfs_fh fh;
+	mode_t type; /* S_IFREG ... */
+
+	/* Protected by nb->names. */
+	struct nfs_fh hint_dir; /* len 0: no name known */
+	char *hint_name;
+	struct nfs_obj *open_prev, *open_next; /* nb->opened, while open */
+	int opens;
+	char *silly; /* NFSv3: renamed to this in hint_dir while open */
+
+	/* NFSv4 open state; protected by lock, held across its OPEN and
+	 * CLOSE calls. */
+	pthread_mutex_t lock;
+	struct nfs4_open *open;
+	/* The stateid READ, WRITE and SETATTR carry (zeros: the anonymous
+	 * one): read as a call is sent, so only under sid_lock, which is
+	 * taken last of all locks. */
+	pthread_mutex_t sid_lock;
+	stateid4 sid;
+
+	pthread_mutex_t alock; /* O_APPEND writes of this mount, one by one */
+
+	/* Data written UNSTABLE, not yet committed: sent again if the server
+	 * answers COMMIT with another verifier (it restarted). Protected by
+	 * wlock. */
+	pthread_mutex_t wlock;
+	struct nfs_dirty *dirty, **dirty_tail;
+	size_t dirty_bytes;
+	char verf[8];
+	bool verf_known;
+	bool verf_changed; /* a later WRITE answered another verifier */
+};
+
+struct nfs_dirty {
+	struct nfs_dirty *next;
+	uint64_t off;
+	size_t len;
+	char data[];
+};
+
+/* An open file. */
+struct nfs_file {
+	struct podfs_bfile f;
+	int flags; /* open(2)'s */
+};
+
+/* One TCP connection to the server, with a thread that services it. */
+struct nfs_conn {
+	struct nfs_be *nb;
+	int idx;
+	pthread_mutex_t lock; /* everything below, and every use of rpc */
+	pthread_cond_t changed; /* up, or a slot free */
+	struct rpc_context *rpc; /* NULL while down */
+	bool broken;		 /* the thread must build it anew */
+	unsigned int gen;	 /* connections made so far */
+	int inflight;		 /* calls sent, not answered */
+	int efd;		 /* eventfd: wakes the thread */
+	pthread_t thread;
+	bool thread_started;
+	char why[256]; /* why it is down */
+};
+
+struct nfs_call;
+/* Queues the call on RPC (the connection's lock held): libnfs' *_async
+ * status (0 queued, < 0 not sent). CB and the call go as the callback. */
+typedef int (*nfs_send_fn)(struct nfs_call *k, struct rpc_context *rpc,
+			   rpc_cb cb);
+/* The reply arrived (RES is libnfs' decoded result, valid only in this
+ * call): sets k->err (and k->fault) and copies out what the op needs.
+ * Runs on the connection's thread with its lock held: no RPC from here. */
+typedef void (*nfs_reply_fn)(struct nfs_call *k, void *res);
+
+/*
+ * One operation's RPC. The op fills the first part and calls nfs_run()
+ * (which retries as the mount's rules say) or nfs_submit() + nfs_wait().
+ */
+struct nfs_call {
+	nfs_send_fn send;
+	nfs_reply_fn reply;
+	void *op;			/* the op's own arguments and results */
+	const char *what;		/* for messages: "lookup", "write" ... */
+	const struct podfs_cred *cred;	/* NULL: the mount's identity */
+	struct nfs_conn *conn;		/* NULL: any connection */
+	/* Called on the connection's thread once the call is answered (or
+	 * failed), after reply; NULL for a waiting caller. */
+	void (*complete)(struct nfs_call *k);
+	/* NFSv4: the server refused the stateid the call carried (or forgot
+	 * our client): sets up what the next attempt carries. NULL: the
+	 * client is set up again, unless no_state. */
+	int (*recover)(struct nfs_be *nb, struct nfs_call *k);
+	bool no_state; /* a state error is an answer, not a fault */
+	bool nowait;   /* nfs_submit: not sent (-EAGAIN) unless a connection
+			* is up with a free slot now */
+
+	/* Set by the engine and reply. */
+	int err;		/* 0 or -errno */
+	enum nfs_fault fault;
+	unsigned int gen;	/* of the connection it went on */
+	unsigned int state_gen;	/* NFSv4 client it was sent under */
+	int retries;		/* sent again after a fault */
+	bool done;
+	pthread_cond_t *cv;	/* a waiting caller's */
+	char msg[200];
+};
+
+/* The NFSv4 client: one per volume (state4.c). */
+struct nfs4_client {
+	pthread_mutex_t lock;	  /* recovery; everything below */
+	_Atomic uint64_t clientid;
+	verifier4 verifier;	  /* ours, per SETCLIENTID */
+	char name[64];		  /* "podfs-UUID": unique per volume */
+	atomic_uint gen;	  /* client ids had: 0 none yet */
+	uint32_t lease_s;
+	pthread_t renewer;
+	bool renewer_started;
+	pthread_cond_t stop;
+
+	pthread_mutex_t owners_lock; /* the free list */
+	struct nfs4_owner *free_owners;
+	atomic_uint next_owner;
+};
+
+/* An NFSv4 open owner: used by one object's open state at a time, and
+ * back on the free list after CLOSE, confirmed, for the next. */
+struct nfs4_owner {
+	struct nfs4_owner *next;
+	uint32_t id;
+	char name[24];	/* the open_owner4's bytes: "podfs-owner-ID" */
+	uint32_t seqid;
+	unsigned int client_gen; /* the client it is known to */
+	bool confirmed;
+};
+
+/* An object's NFSv4 open state: the files open on it share it; its
+ * stateid is the object's sid. */
+struct nfs4_open {
+	struct nfs4_owner *owner;
+	uint32_t access;	 /* OPEN4_SHARE_ACCESS_* held */
+	int count;		 /* files */
+	unsigned int client_gen; /* of the client it was opened under */
+	bool anonymous;		 /* no open could be had: stateid 0 */
+};
+
+struct nfs_be {
+	struct podfs_backend be;
+	char *prefix; /* "nfs://server/path", for messages */
+	char *server;
+	char *export;
+	int vers;
+	int port;	   /* the NFS port; 0: portmapper (v3), 2049 (v4) */
+	int mountport;	   /* v3 MOUNT port; 0: portmapper */
+	bool soft;
+	int timeout_ms;	   /* timeo * (retrans + 1): a soft call's bound */
+	int slots;	   /* per connection */
+	uint32_t rsize, wsize;
+	uint32_t namemax;
+	uid_t uid;
+	gid_t gid;
+	atomic_bool closing;
+	/* Until attach has ended, every call is bounded as on a soft mount:
+	 * a server that does not answer fails the mount. */
+	atomic_bool attached;
+
+	int nconn;
+	struct nfs_conn *conns;
+	atomic_uint next_conn;
+	atomic_uint silly_seq;
+
+	struct nfs_obj *root;
+
+	pthread_mutex_t names; /* hints, opens, silly names */
+	struct nfs_obj *opened;
+
+	struct nfs4_client client;
+
+	/* Counters, for tests and podfs-bench (podfs_nfs_stats). */
+	atomic_ulong n_calls, n_read, n_write, n_commit, n_read_bytes,
+		n_write_bytes;
+};
+
+#define NB(p) container_of(p, struct nfs_be, be)
+#define OBJ(p) container_of(p, struct nfs_obj, b)
+#define NFILE(p) container_of(p, struct nfs_file, f)
+
+/* ---- errors (main.c) ---------------------------------------------------- */
+int nfs_fail(struct nfs_be *nb, int err, const char *fmt, ...)
+	PODFS_PRINTF(3, 4);
+/* K failed: records its message for the volume, returns k->err. */
+int nfs_call_fail(struct nfs_be *nb, struct nfs_call *k, const char *name);
+/* An NFS3ERR_x or NFS4ERR_x status (one numbering below 10000) as
+ * -errno. */
+int nfs_status_errno(uint32_t status);
+/* Sets K's error from the server's STATUS for OP. */
+void nfs_call_status(struct nfs_call *k, int vers, const char *op,
+		     uint32_t status);
+
+/* ---- objects (main.c) --------------------------------------------------- */
+struct nfs_obj *nfs_obj_new(struct nfs_be *nb, const void *fh, uint32_t len,
+			    uint64_t fileid, mode_t type);
+void nfs_obj_put(struct nfs_be *nb, struct nfs_obj *o);
+/* Remembers DIR/NAME as a name of O. */
+void nfs_obj_hint(struct nfs_be *nb, struct nfs_obj *o,
+		  const struct nfs_fh *dir, const char *name);
+
+/* ---- the RPC engine (rpc.c) --------------------------------------------- */
+int nfs_conns_start(struct nfs_be *nb);
+void nfs_conns_stop(struct nfs_be *nb);
+/* Attach has ended: calls of a hard mount wait for ever from now on. */
+void nfs_conns_attached(struct nfs_be *nb);
+/* One attempt: sends K and waits for its answer. k->err, with k->fault
+ * saying whether it is worth another. */
+int nfs_attempt(struct nfs_be *nb, struct nfs_call *k);
+/* Attempts K until it has an answer, as the mount's rules say: a hard
+ * mount waits for a server that is away, a soft one gives up after
+ * timeo * (retrans + 1); NFSv4 client state is recovered on the way.
+ * 0 or -errno, with the volume's message set on failure. */
+int nfs_run(struct nfs_be *nb, struct nfs_call *k);
+/* Sends K without waiting; k->complete is called once it is done (also
+ * when it could not be sent). 0, or -errno when it was not sent (then
+ * complete is not called). */
+int nfs_submit(struct nfs_be *nb, struct nfs_call *k);
+/* K, alone on a connection of its own to PROGRAM VERSION at PORT (0:
+ * ask the portmapper): the NFSv3 MOUNT call. k->err, k->msg; when no
+ * connection could be made (*CONNECTED false) the volume's message says
+ * why. */
+int nfs_oneshot(struct nfs_be *nb, int program, int version, int port,
+		struct nfs_call *k, bool *connected);
+/* The callback every call goes with. */
+void nfs_rpc_cb(struct rpc_context *rpc, int status, void *data,
+		void *private_data);
+void nfs_sleep_ms(long ms);
+
+/* ---- libnfs version differences (libnfs40.c) ---------------------------- */
+/* Queues COMPOUND ARGS on RPC, its encode buffer SIZE bytes beyond the
+ * RPC header (libnfs 4.0's own call has room for 4 KiB only). */
+int nfs4_compound_send(struct rpc_context *rpc, rpc_cb cb,
+		       COMPOUND4args *args, void *priv, size_t size);
+/* Queues an NFSv3 SYMLINK, whatever the target's length (to PATH_MAX). */
+int nfs3_symlink_send(struct rpc_context *rpc, rpc_cb cb, SYMLINK3args *args,
+		      void *priv);
+/* Checks, once, that this libnfs is the one nfs4_compound_send was built
+ * for: 0, or -ENOTSUP with WHY filled. */
+int nfs4_compound_check(char *why, size_t len);
+/* libnfs' decoder places arrays and list entries only 4-byte aligned:
+ * their structs are copied out before they are read. */
+#define NFS_COPY_OUT(dst, src) memcpy(&(dst), (src), sizeof(dst))
+
+/* ---- NFSv3 and NFSv4 ops (v3.c, v4.c) ------------------------------------ */
+/* What each version implements below the ops table of main.c. */
+struct nfs_vops {
+	int (*mount)(struct nfs_be *nb, struct nfs_fh *root);
+	int (*getattr)(struct nfs_be *nb, struct nfs_obj *o, struct stat *st);
+	int (*lookup)(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
+		      struct nfs_obj **obj, struct stat *st);
+	int (*setattr)(struct nfs_be *nb, struct nfs_obj *o,
+		       struct nfs_file *f, const struct stat *attr, int to_set,
+		       struct stat *out);
+	int (*readdir)(struct nfs_be *nb, struct nfs_obj *dir,
+		       podfs_bdirent_cb cb, void *arg);
+	/* MKDIR, SYMLINK, MKNOD (by MODE's type) */
+	int (*make)(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
+		    mode_t mode, dev_t rdev, const char *target,
+		    const struct podfs_cred *cred, struct nfs_obj **obj,
+		    struct stat *st);
+	/* Creates (O_EXCL honoured) or opens NAME in DIR: OBJ, ST, and for
+	 * NFSv4 the open. */
+	int (*create)(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
+		      mode_t mode, int flags, const struct podfs_cred *cred,
+		      struct nfs_obj **obj, struct stat *st);
+	int (*link)(struct nfs_be *nb, struct nfs_obj *o, struct nfs_obj *dir,
+		    const char *name, struct stat *st);
+	int (*remove)(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
+		      bool is_dir);
+	int (*rename)(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
+		      struct nfs_obj *newdir, const char *newname);
+	int (*readlink)(struct nfs_be *nb, struct nfs_obj *o, char **target,
+			size_t *len);
+	int (*statfs)(struct nfs_be *nb, struct nfs_obj *o, struct statvfs *st);
+	/* Open state for a file of O opened with FLAGS (NFSv4). */
+	int (*open)(struct nfs_be *nb, struct nfs_obj *o, int flags);
+	void (*close)(struct nfs_be *nb, struct nfs_obj *o);
+	/* Makes IO's call (one READ or WRITE of at most rsize/wsize). */
+	void (*io_call)(struct nfs_be *nb, struct nfs_io *io);
+	int (*commit)(struct nfs_be *nb, struct nfs_obj *o, char verf[8]);
+};
+
+extern const struct nfs_vops nfs_v3_ops;
+extern const struct nfs_vops nfs_v4_ops;
+
+/* A READ or WRITE piece, and its call. */
+struct nfs_io {
+	struct nfs_obj *obj;
+	bool write;
+	stateid4 stateid; /* NFSv4: what it was sent with */
+	char *buf;
+	uint64_t off;
+	uint32_t count;
+	uint32_t done;	  /* bytes read or written */
+	bool eof;
+	bool stable;	  /* WRITE: FILE_SYNC asked */
+	int committed;	  /* WRITE: what the server says it did */
+	char verf[8];	  /* WRITE: the server's verifier */
+	struct nfs_be *nb;
+	/* for a batch of pieces */
+	struct nfs_batch *batch;
+	struct nfs_call call;
+};
+
+/* ---- NFSv4 state (state4.c) --------------------------------------------- */
+int nfs4_client_start(struct nfs_be *nb);
+void nfs4_client_stop(struct nfs_be *nb);
+/* A call sent under client SEEN_GEN found the server had forgotten our
+ * client: it is set up again, unless that was done since. 0 or -errno. */
+int nfs4_client_recover(struct nfs_be *nb, unsigned int seen_gen);
+uint64_t nfs4_clientid(struct nfs_be *nb);
+/* The stateid I/O on O carries now. */
+stateid4 nfs4_stateid(struct nfs_obj *o);
+/* A call on O carrying SENT was refused: O's open is made again unless
+ * that was done since. 0 or -errno. */
+int nfs4_restate(struct nfs_be *nb, struct nfs_obj *o, const stateid4 *sent);
+int nfs4_open(struct nfs_be *nb, struct nfs_obj *o, int flags);
+void nfs4_close(struct nfs_be *nb, struct nfs_obj *o);
+int nfs4_create(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
+		mode_t mode, int flags, const struct podfs_cred *cred,
+		struct nfs_obj **obj, struct stat *st);
+/* Writes OW's current seqid (and for OPEN its name and client id) into
+ * OP, as the call is sent. */
+void nfs4_owner_stamp(struct nfs_be *nb, struct nfs4_owner *ow,
+		      nfs_argop4 *op);
+/* The server answered STATUS to OW's seqid-mutating op. */
+void nfs4_owner_answered(struct nfs_be *nb, struct nfs4_owner *ow,
+			 uint32_t status);
+
+#endif /* PODFS_NFS_INTERNAL_H */

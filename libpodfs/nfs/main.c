@@ -1,0 +1,1098 @@
+/*
+ * The NFS backend's ops table: objects are the server's file handles, and
+ * each op is one RPC (NFSv3) or one COMPOUND (NFSv4) of v3.c or v4.c on
+ * the RPC engine of rpc.c. Here: attach and detach, objects and their
+ * names, open files, reads and writes split across the pool, COMMIT with
+ * the write verifier checked, and NFSv3's renames of open files.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define VOPS(nb) ((nb)->vers == 4 ? &nfs_v4_ops : &nfs_v3_ops)
+
+/* Unstable data a file may hold before a write commits it: what a server
+ * restart could lose is kept here to be sent again. */
+#define NFS_MAX_UNCOMMITTED (64u * 1024 * 1024)
+
+/* ---- errors ---------------------------------------------------------------- */
+
+int nfs_fail(struct nfs_be *nb, int err, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return podfs_set_error(nb->be.vol, err, "%s: %s", nb->prefix, msg);
+}
+
+int nfs_call_fail(struct nfs_be *nb, struct nfs_call *k, const char *name)
+{
+	int err = k->err ? k->err : -EIO;
+
+	if (name)
+		return nfs_fail(nb, err, "%s %s: %s", k->what, name, k->msg);
+	return nfs_fail(nb, err, "%s: %s", k->what, k->msg);
+}
+
+int nfs_status_errno(uint32_t status)
+{
+	switch (status) {
+	case NFS4ERR_NAMETOOLONG:
+		return -ENAMETOOLONG;
+	case NFS4ERR_NOTEMPTY:
+		return -ENOTEMPTY;
+	case NFS4ERR_DQUOT:
+		return -EDQUOT;
+	case NFS4ERR_STALE:
+	case NFS4ERR_BADHANDLE:
+	case NFS4ERR_FHEXPIRED:
+		return -ESTALE;
+	case NFS4ERR_BADOWNER:
+	case NFS4ERR_BADNAME:
+		return -EINVAL;
+	case NFS4ERR_NOTSUPP:
+	case NFS4ERR_ATTRNOTSUPP:
+		return -ENOTSUP;
+	case NFS4ERR_SYMLINK: /* a LOOKUP through a symlink, as Linux maps it */
+		return -ELOOP;
+	case NFS4ERR_FBIG:
+		return -EFBIG;
+	case NFS4ERR_ROFS:
+		return -EROFS;
+	case NFS4ERR_MLINK:
+		return -EMLINK;
+	case NFS4ERR_LOCKED:
+	case NFS4ERR_DENIED:
+	case NFS4ERR_SHARE_DENIED:
+		return -EACCES;
+	}
+	if (status > 0 && status < 100)
+		return -(int)status; /* NFS4ERR_PERM .. NFS4ERR_NXIO, ... */
+	return -EIO;
+}
+
+void nfs_call_status(struct nfs_call *k, int vers, const char *op,
+		     uint32_t status)
+{
+	if (status == 0)
+		return;
+	k->err = nfs_status_errno(status);
+	switch (status) {
+	case NFS4ERR_DELAY: /* NFS3ERR_JUKEBOX */
+	case NFS4ERR_GRACE:
+		k->fault = FAULT_DELAY;
+		break;
+	case NFS4ERR_STALE_CLIENTID:
+	case NFS4ERR_STALE_STATEID:
+	case NFS4ERR_EXPIRED:
+	case NFS4ERR_ADMIN_REVOKED:
+		if (vers == 4)
+			k->fault = FAULT_STATE;
+		break;
+	}
+	snprintf(k->msg, sizeof(k->msg), "NFS%d %s failed with status %u (%s)",
+		 vers, op, (unsigned int)status, strerror(-k->err));
+}
+
+/* ---- objects --------------------------------------------------------------- */
+
+struct nfs_obj *nfs_obj_new(struct nfs_be *nb, const void *fh, uint32_t len,
+			    uint64_t fileid, mode_t type)
+{
+	struct nfs_obj *o;
+
+	if (len > sizeof(o->fh.data)) {
+		nfs_fail(nb, EIO, "the server sent a %u-byte file handle",
+			 (unsigned int)len);
+		return NULL;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		nfs_fail(nb, ENOMEM, "out of memory");
+		return NULL;
+	}
+	atomic_init(&o->refs, 1);
+	o->b.key = fileid;
+	o->type = type & S_IFMT;
+	o->fh.len = len;
+	memcpy(o->fh.data, fh, len);
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_mutex_init(&o->sid_lock, NULL);
+	pthread_mutex_init(&o->alock, NULL);
+	pthread_mutex_init(&o->wlock, NULL);
+	o->dirty_tail = &o->dirty;
+	return o;
+}
+
+void nfs_obj_put(struct nfs_be *nb, struct nfs_obj *o)
+{
+	struct nfs_dirty *d, *next;
+
+	(void)nb;
+	if (!o || atomic_fetch_sub(&o->refs, 1) != 1)
+		return;
+	/* uncommitted data of a file no longer open (a failed close) */
+	for (d = o->dirty; d; d = next) {
+		next = d->next;
+		free(d);
+	}
+	free(o->hint_name);
+	free(o->silly);
+	pthread_mutex_destroy(&o->lock);
+	pthread_mutex_destroy(&o->sid_lock);
+	pthread_mutex_destroy(&o->alock);
+	pthread_mutex_destroy(&o->wlock);
+	free(o);
+}
+
+static bool fh_eq(const struct nfs_fh *a, const struct nfs_fh *b)
+{
+	return a->len == b->len && !memcmp(a->data, b->data, a->len);
+}
+
+/* Sets O's name (nb->names held); false if out of memory. */
+static bool hint_set(struct nfs_obj *o, const struct nfs_fh *dir,
+		     const char *name)
+{
+	char *copy = strdup(name);
+
+	if (!copy)
+		return false;
+	free(o->hint_name);
+	o->hint_name = copy;
+	o->hint_dir = *dir;
+	return true;
+}
+
+void nfs_obj_hint(struct nfs_be *nb, struct nfs_obj *o,
+		  const struct nfs_fh *dir, const char *name)
+{
+	pthread_mutex_lock(&nb->names);
+	hint_set(o, dir, name);
+	pthread_mutex_unlock(&nb->names);
+}
+
+/* The open object last seen as DIR/NAME, with a reference, or NULL. */
+static struct nfs_obj *open_named(struct nfs_be *nb, const struct nfs_obj *dir,
+				  const char *name)
+{
+	struct nfs_obj *o;
+
+	pthread_mutex_lock(&nb->names);
+	for (o = nb->opened; o; o = o->open_next)
+		if (!o->silly && o->hint_name && !strcmp(o->hint_name, name) &&
+		    fh_eq(&o->hint_dir, &dir->fh))
+			break;
+	if (o)
+		atomic_fetch_add(&o->refs, 1);
+	pthread_mutex_unlock(&nb->names);
+	return o;
+}
+
+/* ---- attach and detach ----------------------------------------------------- */
+
+static void nfs_be_free(struct nfs_be *nb)
+{
+	int i;
+
+	/* The connections first: calls in flight are answered, and the
+	 * renewer's next one finds the volume closing. */
+	nfs_conns_stop(nb);
+	nfs4_client_stop(nb);
+	nfs_obj_put(nb, nb->root);
+	for (i = 0; nb->conns && i < nb->nconn; i++) {
+		pthread_mutex_destroy(&nb->conns[i].lock);
+		pthread_cond_destroy(&nb->conns[i].changed);
+	}
+	pthread_mutex_destroy(&nb->client.lock);
+	pthread_mutex_destroy(&nb->client.owners_lock);
+	pthread_mutex_destroy(&nb->names);
+	free(nb->conns);
+	free(nb->server);
+	free(nb->export);
+	free(nb->prefix);
+	free(nb);
+}
+
+static int nfs_be_attach(const struct podfs_config *cfg,
+			 struct podfs_volume *vol, struct podfs_backend **out)
+{
+	const struct nfs_vops *vops;
+	struct nfs_be *nb;
+	struct nfs_fh root;
+	struct stat st;
+	char why[256];
+	int ret, i;
+	long ms;
+
+	nb = calloc(1, sizeof(*nb));
+	if (!nb)
+		return podfs_set_error(vol, ENOMEM, "out of memory");
+	nb->be.ops = &podfs_nfs_backend;
+	nb->be.vol = vol;
+	pthread_mutex_init(&nb->names, NULL);
+	pthread_mutex_init(&nb->client.lock, NULL);
+	pthread_mutex_init(&nb->client.owners_lock, NULL);
+	if (asprintf(&nb->prefix, "nfs://%s%s%s%s",
+		     strchr(cfg->server, ':') ? "[" : "", cfg->server,
+		     strchr(cfg->server, ':') ? "]" : "", cfg->path) < 0) {
+		nb->prefix = NULL;
+		ret = podfs_set_error(vol, ENOMEM, "out of memory");
+		goto fail;
+	}
+	nb->server = strdup(cfg->server);
+	nb->export = strdup(cfg->path);
+	nb->vers = cfg->vers;
+	nb->port = cfg->port;
+	nb->mountport = cfg->mountport;
+	nb->soft = cfg->soft;
+	nb->slots = NFS_DEFAULT_SLOTS;
+	nb->nconn = cfg->nconnect < 1 ? 1 :
+		    cfg->nconnect > PODFS_MAX_NCONNECT ? PODFS_MAX_NCONNECT :
+							  cfg->nconnect;
+	ms = (long)cfg->timeo * 100 * (cfg->retrans + 1);
+	nb->timeout_ms = ms > 0 && ms < 3600000 ? (int)ms : 3600000;
+	nb->uid = getuid();
+	nb->gid = getgid();
+	nb->rsize = nb->wsize = NFS_MAX_IO;
+	nb->namemax = 255;
+	nb->conns = calloc(nb->nconn, sizeof(*nb->conns));
+	if (!nb->server || !nb->export || !nb->conns) {
+		ret = nfs_fail(nb, ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < nb->nconn; i++)
+		nb->conns[i].efd = -1;
+	vops = VOPS(nb);
+	if (nfs4_compound_check(why, sizeof(why))) {
+		ret = nfs_fail(nb, ENOTSUP, "%s", why);
+		goto fail;
+	}
+	ret = nfs_conns_start(nb);
+	if (ret)
+		goto fail;
+	ret = vops->mount(nb, &root);
+	if (ret)
+		goto fail;
+	nb->root = nfs_obj_new(nb, root.data, root.len, 0, S_IFDIR);
+	if (!nb->root) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = vops->getattr(nb, nb->root, &st);
+	if (ret)
+		goto fail;
+	if (!S_ISDIR(st.st_mode)) {
+		ret = nfs_fail(nb, ENOTDIR, "%s is not a directory", cfg->path);
+		goto fail;
+	}
+	nb->root->b.key = st.st_ino;
+	if (nb->vers == 4) {
+		ret = nfs4_client_start(nb);
+		if (ret)
+			goto fail;
+	}
+	nfs_conns_attached(nb);
+	*out = &nb->be;
+	return 0;
+fail:
+	nfs_be_free(nb);
+	return ret;
+}
+
+static void nfs_be_detach(struct podfs_backend *be)
+{
+	nfs_be_free(NB(be));
+}
+
+/* ---- names ----------------------------------------------------------------- */
+
+static int nfs_be_root(struct podfs_backend *be, struct podfs_bobj **obj,
+		       struct stat *st)
+{
+	struct nfs_be *nb = NB(be);
+	int ret;
+
+	ret = VOPS(nb)->getattr(nb, nb->root, st);
+	if (ret)
+		return ret;
+	atomic_fetch_add(&nb->root->refs, 1);
+	*obj = &nb->root->b;
+	return 0;
+}
+
+static int nfs_be_lookup(struct podfs_backend *be, struct podfs_bobj *dir,
+			 const char *name, struct podfs_bobj **obj,
+			 struct stat *st)
+{
+	struct nfs_be *nb = NB(be);
+	struct nfs_obj *o;
+	int ret;
+
+	ret = VOPS(nb)->lookup(nb, OBJ(dir), name, &o, st);
+	if (!ret)
+		*obj = &o->b;
+	return ret;
+}
+
+/* The core already knows the object NEW names: OLD takes its name. */
+static void nfs_be_merge(struct podfs_backend *be, struct podfs_bobj *old_obj,
+			 struct podfs_bobj *new_obj)
+{
+	struct nfs_be *nb = NB(be);
+	struct nfs_obj *old = OBJ(old_obj), *new = OBJ(new_obj);
+
+	if (old != new && new->hint_name) {
+		pthread_mutex_lock(&nb->names);
+		/* an open file renamed away (NFSv3) keeps that name */
+		if (!old->silly) {
+			free(old->hint_name);
+			old->hint_name = new->hint_name;
+			old->hint_dir = new->hint_dir;
+			new->hint_name = NULL;
+		}
+		pthread_mutex_unlock(&nb->names);
+	}
+	nfs_obj_put(nb, new);
+}
+
+static void nfs_be_put(struct podfs_backend *be, struct podfs_bobj *obj)
+{
+	nfs_obj_put(NB(be), OBJ(obj));
+}
+
+/* ---- attributes and directories ------------------------------------------- */
+
+static int nfs_be_getattr(struct podfs_backend *be, struct podfs_bobj *obj,
+			  struct podfs_bfile *file, struct stat *st)
+{
+	struct nfs_be *nb = NB(be);
+
+	(void)file; /* the handle is the file */
+	return VOPS(nb)->getattr(nb, OBJ(obj), st);
+}
+
+static int nfs_be_setattr(struct podfs_backend *be, struct podfs_bobj *obj,
+			  struct podfs_bfile *file, const struct stat *attr,
+			  int to_set, struct stat *out)
+{
+	struct nfs_be *nb = NB(be);
+	struct stat st;
+
+	return VOPS(nb)->setattr(nb, OBJ(obj), file ? NFILE(file) : NULL,
+				 attr, to_set, out ? out : &st);
+}
+
+static int nfs_be_readdir(struct podfs_backend *be, struct podfs_bobj *dir,
+			  podfs_bdirent_cb cb, void *arg)
+{
+	struct nfs_be *nb = NB(be);
+
+	return VOPS(nb)->readdir(nb, OBJ(dir), cb, arg);
+}
+
+static int make(struct nfs_be *nb, struct podfs_bobj *dir, const char *name,
+		mode_t mode, dev_t rdev, const char *target,
+		const struct podfs_cred *cred, struct podfs_bobj **obj,
+		struct stat *st)
+{
+	struct nfs_obj *o;
+	int ret;
+
+	ret = VOPS(nb)->make(nb, OBJ(dir), name, mode, rdev, target, cred, &o,
+			     st);
+	if (!ret)
+		*obj = &o->b;
+	return ret;
+}
+
+static int nfs_be_mkdir(struct podfs_backend *be, struct podfs_bobj *dir,
+			const char *name, mode_t mode,
+			const struct podfs_cred *cred, struct podfs_bobj **obj,
+			struct stat *st)
+{
+	return make(NB(be), dir, name, S_IFDIR | (mode & 07777), 0, NULL, cred,
+		    obj, st);
+}
+
+static int nfs_be_mknod(struct podfs_backend *be, struct podfs_bobj *dir,
+			const char *name, mode_t mode, dev_t rdev,
+			const struct podfs_cred *cred, struct podfs_bobj **obj,
+			struct stat *st)
+{
+	struct nfs_be *nb = NB(be);
+
+	if (S_ISREG(mode) || !(mode & S_IFMT)) {
+		/* a regular file: created, and closed again */
+		struct nfs_obj *o;
+		int ret;
+
+		ret = VOPS(nb)->create(nb, OBJ(dir), name, S_IFREG | mode,
+				       O_RDONLY | O_EXCL, cred, &o, st);
+		if (ret)
+			return ret;
+		VOPS(nb)->close(nb, o);
+		*obj = &o->b;
+		return 0;
+	}
+	if (S_ISDIR(mode) || S_ISLNK(mode))
+		return nfs_fail(nb, EINVAL, "mknod %s: use mkdir or symlink",
+				name);
+	return make(nb, dir, name, mode, rdev, NULL, cred, obj, st);
+}
+
+static int nfs_be_symlink(struct podfs_backend *be, struct podfs_bobj *dir,
+			  const char *name, const char *target,
+			  const struct podfs_cred *cred,
+			  struct podfs_bobj **obj, struct stat *st)
+{
+	return make(NB(be), dir, name, S_IFLNK | 0777, 0, target, cred, obj,
+		    st);
+}
+
+/* ---- open files ------------------------------------------------------------ */
+
+static void file_opened(struct nfs_be *nb, struct nfs_obj *o)
+{
+	pthread_mutex_lock(&nb->names);
+	if (o->opens++ == 0) {
+		atomic_fetch_add(&o->refs, 1); /* the list's */
+		o->open_prev = NULL;
+		o->open_next = nb->opened;
+		if (nb->opened)
+			nb->opened->open_prev = o;
+		nb->opened = o;
+	}
+	pthread_mutex_unlock(&nb->names);
+}
+
+static int file_new(struct nfs_be *nb, struct nfs_obj *o, int flags,
+		    struct podfs_bfile **file)
+{
+	struct nfs_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return nfs_fail(nb, ENOMEM, "out of memory");
+	atomic_fetch_add(&o->refs, 1);
+	f->f.obj = &o->b;
+	f->flags = flags;
+	file_opened(nb, o);
+	*file = &f->f;
+	return 0;
+}
+
+static int truncate_open(struct nfs_be *nb, struct nfs_obj *o,
+			 struct nfs_file *f)
+{
+	struct stat attr = { .st_size = 0 }, st;
+
+	return VOPS(nb)->setattr(nb, o, f, &attr, PODFS_SET_SIZE, &st);
+}
+
+static int nfs_be_create(struct podfs_backend *be, struct podfs_bobj *dir,
+			 const char *name, mode_t mode, int flags,
+			 const struct podfs_cred *cred, struct podfs_bobj **obj,
+			 struct stat *st, struct podfs_bfile **file)
+{
+	struct nfs_be *nb = NB(be);
+	struct nfs_obj *o;
+	int ret;
+
+	ret = VOPS(nb)->create(nb, OBJ(dir), name, S_IFREG | (mode & 07777),
+			       flags, cred, &o, st);
+	if (ret)
+		return ret;
+	ret = file_new(nb, o, flags, file);
+	if (!ret && (flags & O_TRUNC) && st->st_size) {
+		struct nfs_file *f = NFILE(*file);
+
+		ret = truncate_open(nb, o, f);
+		if (ret) {
+			podfs_nfs_backend.close(be, *file);
+			nfs_obj_put(nb, o);
+			return ret;
+		}
+		st->st_size = 0;
+	}
+	if (ret) {
+		VOPS(nb)->close(nb, o);
+		nfs_obj_put(nb, o);
+		return ret;
+	}
+	*obj = &o->b;
+	return 0;
+}
+
+static int nfs_be_open(struct podfs_backend *be, struct podfs_bobj *obj,
+		       int flags, struct podfs_bfile **file)
+{
+	struct nfs_be *nb = NB(be);
+	struct nfs_obj *o = OBJ(obj);
+	int ret;
+
+	ret = VOPS(nb)->open(nb, o, flags);
+	if (ret)
+		return ret;
+	ret = file_new(nb, o, flags, file);
+	if (ret) {
+		VOPS(nb)->close(nb, o);
+		return ret;
+	}
+	if (flags & O_TRUNC) {
+		ret = truncate_open(nb, o, NFILE(*file));
+		if (ret) {
+			podfs_nfs_backend.close(be, *file);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* ---- reads and writes ------------------------------------------------------ */
+
+/* Pieces of one read or write in flight together. */
+struct nfs_batch {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	int pending;
+};
+
+static void batch_done(struct nfs_call *k)
+{
+	struct nfs_io *io = container_of(k, struct nfs_io, call);
+	struct nfs_batch *b = io->batch;
+
+	pthread_mutex_lock(&b->lock);
+	if (--b->pending == 0)
+		pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/*
+ * Runs the N pieces IO[] together: each goes out on the next connection
+ * of the pool, and a piece that failed in a way worth another attempt
+ * goes again through nfs_run. 0 or the first error.
+ */
+static int io_run(struct nfs_be *nb, struct nfs_io *io, size_t n, bool write)
+{
+	struct nfs_batch b = { .pending = 0 };
+	size_t i;
+	int ret = 0;
+
+	pthread_mutex_init(&b.lock, NULL);
+	pthread_cond_init(&b.cv, NULL);
+	for (i = 0; i < n; i++) {
+		io[i].batch = &b;
+		io[i].nb = nb;
+		io[i].write = write;
+		VOPS(nb)->io_call(nb, &io[i]);
+		io[i].call.complete = batch_done;
+		pthread_mutex_lock(&b.lock);
+		b.pending++;
+		pthread_mutex_unlock(&b.lock);
+		if (n > 1 && nfs_submit(nb, &io[i].call) == 0)
+			continue;
+		/* a single piece, or one that could not be sent */
+		pthread_mutex_lock(&b.lock);
+		b.pending--;
+		pthread_mutex_unlock(&b.lock);
+		io[i].call.done = false;
+	}
+	pthread_mutex_lock(&b.lock);
+	while (b.pending)
+		pthread_cond_wait(&b.cv, &b.lock);
+	pthread_mutex_unlock(&b.lock);
+	for (i = 0; i < n; i++) {
+		struct nfs_call *k = &io[i].call;
+
+		if (k->done && k->fault == FAULT_NONE) {
+			if (k->err && !ret)
+				ret = nfs_call_fail(nb, k, NULL);
+			continue;
+		}
+		k->complete = NULL;
+		k->conn = NULL;
+		if (nfs_run(nb, k) && !ret)
+			ret = k->err;
+	}
+	pthread_cond_destroy(&b.cv);
+	pthread_mutex_destroy(&b.lock);
+	return ret;
+}
+
+static ssize_t nfs_be_read(struct podfs_backend *be, struct podfs_bfile *file,
+			   void *buf, size_t count, off_t off)
+{
+	struct nfs_be *nb = NB(be);
+	struct nfs_obj *o = OBJ(file->obj);
+	size_t n = (count + nb->rsize - 1) / nb->rsize, i, done = 0;
+	struct nfs_io stack[4], *io = n <= 4 ? stack : calloc(n, sizeof(*io));
+	int ret;
+
+	if (!count)
+		return 0;
+	if (!io)
+		return nfs_fail(nb, ENOMEM, "out of memory");
+	memset(io, 0, n * sizeof(*io));
+	for (i = 0; i < n; i++) {
+		io[i].obj = o;
+		io[i].buf = (char *)buf + i * nb->rsize;
+		io[i].off = (uint64_t)off + i * nb->rsize;
+		io[i].count = (uint32_t)(count - i * nb->rsize < nb->rsize ?
+						 count - i * nb->rsize :
+						 nb->rsize);
+	}
+	ret = io_run(nb, io, n, false);
+	/* Short only at the end of the file: the first short piece ends it
+	 * (a server may answer less than asked: read the rest). */
+	for (i = 0; !ret && i < n; i++) {
+		done += io[i].done;
+		if (io[i].done == io[i].count)
+			continue;
+		if (io[i].eof || io[i].done == 0)
+			break;
+		{
+			ssize_t more = nfs_be_read(be, file,
+						   io[i].buf + io[i].done,
+						   io[i].count - io[i].done,
+						   (off_t)(io[i].off +
+							   io[i].done));
+			if (more < 0)
+				ret = (int)more;
+			else
+				done += (size_t)more;
+		}
+		break;
+	}
+	if (io != stack)
+		free(io);
+	atomic_fetch_add(&nb->n_read_bytes, done);
+	return ret ? ret : (ssize_t)done;
+}
+
+/* Keeps what IO wrote UNSTABLE until a COMMIT; notes its verifier. */
+static int keep_unstable(struct nfs_be *nb, struct nfs_obj *o,
+			 struct nfs_io *io)
+{
+	struct nfs_dirty *d;
+
+	d = malloc(sizeof(*d) + io->done);
+	if (!d)
+		return nfs_fail(nb, ENOMEM, "out of memory");
+	d->next = NULL;
+	d->off = io->off;
+	d->len = io->done;
+	memcpy(d->data, io->buf, io->done);
+	pthread_mutex_lock(&o->wlock);
+	if (!o->verf_known) {
+		memcpy(o->verf, io->verf, 8);
+		o->verf_known = true;
+	} else if (memcmp(o->verf, io->verf, 8)) {
+		o->verf_changed = true;
+	}
+	*o->dirty_tail = d;
+	o->dirty_tail = &d->next;
+	o->dirty_bytes += d->len;
+	pthread_mutex_unlock(&o->wlock);
+	return 0;
+}
+
+static int commit_obj(struct nfs_be *nb, struct nfs_obj *o);
+
+static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
+			    const void *buf, size_t count, off_t off)
+{
+	struct nfs_be *nb = NB(be);
+	struct nfs_file *f = NFILE(file);
+	struct nfs_obj *o = OBJ(file->obj);
+	size_t n = (count + nb->wsize - 1) / nb->wsize, i, done = 0;
+	struct nfs_io stack[4], *io;
+	bool stable = f->flags & (O_SYNC | O_DSYNC);
+	bool append = f->flags & O_APPEND;
+	struct stat st;
+	int ret = 0;
+
+	if (!count)
+		return 0;
+	io = n <= 4 ? stack : calloc(n, sizeof(*io));
+	if (!io)
+		return nfs_fail(nb, ENOMEM, "out of memory");
+	if (append) {
+		/* Atomic against this mount's other appenders to the
+		 * object, not against other clients: NFS has no append. */
+		pthread_mutex_lock(&o->alock);
+		ret = VOPS(nb)->getattr(nb, o, &st);
+		if (ret)
+			goto out;
+		off = st.st_size;
+	}
+	memset(io, 0, n * sizeof(*io));
+	for (i = 0; i < n; i++) {
+		io[i].obj = o;
+		io[i].buf = (char *)buf + i * nb->wsize;
+		io[i].off = (uint64_t)off + i * nb->wsize;
+		io[i].count = (uint32_t)(count - i * nb->wsize < nb->wsize ?
+						 count - i * nb->wsize :
+						 nb->wsize);
+		io[i].stable = stable;
+	}
+	ret = io_run(nb, io, n, true);
+	for (i = 0; !ret && i < n; i++) {
+		if (io[i].done != io[i].count) {
+			/* A server writes all or fails (RFC 1813 allows less;
+			 * no server we know does): say so, never drop it. */
+			ret = nfs_fail(nb, EIO,
+				       "write: the server took %u of %u bytes",
+				       io[i].done, io[i].count);
+			break;
+		}
+		done += io[i].done;
+		if (io[i].committed != FILE_SYNC)
+			ret = keep_unstable(nb, o, &io[i]);
+	}
+out:
+	if (append)
+		pthread_mutex_unlock(&o->alock);
+	if (io != stack)
+		free(io);
+	if (!ret && o->dirty_bytes > NFS_MAX_UNCOMMITTED)
+		ret = commit_obj(nb, o);
+	atomic_fetch_add(&nb->n_write_bytes, done);
+	return ret ? ret : (ssize_t)done;
+}
+
+/* Sends D again, FILE_SYNC: the server lost it (a restart). */
+static int resend(struct nfs_be *nb, struct nfs_obj *o, struct nfs_dirty *d)
+{
+	struct nfs_io io = { .obj = o, .buf = d->data, .off = d->off,
+			     .count = (uint32_t)d->len, .stable = true };
+	size_t off;
+	int ret;
+
+	for (off = 0; off < d->len; off += nb->wsize) {
+		io.buf = d->data + off;
+		io.off = d->off + off;
+		io.count = (uint32_t)(d->len - off < nb->wsize ? d->len - off :
+								  nb->wsize);
+		ret = io_run(nb, &io, 1, true);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Makes O's data stable on the server: COMMIT, and where its verifier is
+ * not the one the WRITEs were answered with (the server restarted and may
+ * have lost them), the uncommitted data sent again, FILE_SYNC.
+ */
+static int commit_obj(struct nfs_be *nb, struct nfs_obj *o)
+{
+	struct nfs_dirty *d, *next;
+	char verf[8];
+	bool lost;
+	int ret;
+
+	pthread_mutex_lock(&o->wlock);
+	if (!o->dirty) {
+		pthread_mutex_unlock(&o->wlock);
+		return 0;
+	}
+	ret = VOPS(nb)->commit(nb, o, verf);
+	if (!ret) {
+		lost = o->verf_changed || memcmp(verf, o->verf, 8);
+		for (d = o->dirty; lost && d && !ret; d = d->next)
+			ret = resend(nb, o, d);
+	}
+	if (!ret) {
+		for (d = o->dirty; d; d = next) {
+			next = d->next;
+			free(d);
+		}
+		o->dirty = NULL;
+		o->dirty_tail = &o->dirty;
+		o->dirty_bytes = 0;
+		o->verf_known = false;
+		o->verf_changed = false;
+	}
+	pthread_mutex_unlock(&o->wlock);
+	return ret;
+}
+
+static int nfs_be_fsync(struct podfs_backend *be, struct podfs_bfile *file,
+			int datasync)
+{
+	(void)datasync;
+	return commit_obj(NB(be), OBJ(file->obj));
+}
+
+/* ---- NFSv3: removing a name that is open ------------------------------------ */
+
+/*
+ * An NFSv3 server forgets a removed file at once, so a file removed while
+ * open is renamed away instead (".podfs-FILEID-N" in its directory) and
+ * removed when the last file closes, as the Linux client's
+ * nfs_sillyrename() does.
+ */
+static int silly_rename(struct nfs_be *nb, struct nfs_obj *dir,
+			const char *name, struct nfs_obj *o)
+{
+	char silly[64];
+	int ret;
+
+	snprintf(silly, sizeof(silly), ".podfs-%016llx-%u",
+		 (unsigned long long)o->b.key,
+		 atomic_fetch_add(&nb->silly_seq, 1));
+	ret = VOPS(nb)->rename(nb, dir, name, dir, silly);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&nb->names);
+	if (o->opens) {
+		hint_set(o, &dir->fh, silly);
+		o->silly = strdup(silly);
+		ret = o->silly ? 0 : -ENOMEM;
+	} else {
+		ret = 1; /* closed meanwhile: remove it now */
+	}
+	pthread_mutex_unlock(&nb->names);
+	if (ret)
+		VOPS(nb)->remove(nb, dir, silly, false);
+	return 0;
+}
+
+/* Whether NAME in DIR is the open object O (the name may be stale). */
+static bool is_named(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
+		     struct nfs_obj *o)
+{
+	struct nfs_obj *found;
+	struct stat st;
+	bool same;
+
+	if (VOPS(nb)->lookup(nb, dir, name, &found, &st))
+		return false;
+	same = found->b.key == o->b.key;
+	nfs_obj_put(nb, found);
+	return same;
+}
+
+/* NAME of DIR is going: renamed away (1) if it is an open file (NFSv3),
+ * else 0, or -errno. */
+static int release_name(struct nfs_be *nb, struct nfs_obj *dir,
+			const char *name)
+{
+	struct nfs_obj *o;
+	int ret = 0;
+
+	if (nb->vers != 3)
+		return 0;
+	o = open_named(nb, dir, name);
+	if (!o)
+		return 0;
+	if (is_named(nb, dir, name, o)) {
+		ret = silly_rename(nb, dir, name, o);
+		if (!ret)
+			ret = 1;
+	}
+	nfs_obj_put(nb, o);
+	return ret;
+}
+
+static void file_closed(struct nfs_be *nb, struct nfs_obj *o)
+{
+	struct nfs_fh dir;
+	char *silly = NULL;
+	bool last;
+
+	pthread_mutex_lock(&nb->names);
+	last = --o->opens == 0;
+	if (last) {
+		if (o->open_prev)
+			o->open_prev->open_next = o->open_next;
+		else
+			nb->opened = o->open_next;
+		if (o->open_next)
+			o->open_next->open_prev = o->open_prev;
+		silly = o->silly;
+		o->silly = NULL;
+		dir = o->hint_dir;
+	}
+	pthread_mutex_unlock(&nb->names);
+	if (silly) {
+		struct nfs_obj *d = nfs_obj_new(nb, dir.data, dir.len, 0,
+						S_IFDIR);
+
+		if (d)
+			VOPS(nb)->remove(nb, d, silly, false);
+		nfs_obj_put(nb, d);
+		free(silly);
+	}
+	if (last)
+		nfs_obj_put(nb, o); /* the list's */
+}
+
+static int nfs_be_close(struct podfs_backend *be, struct podfs_bfile *file)
+{
+	struct nfs_be *nb = NB(be);
+	struct nfs_file *f = NFILE(file);
+	struct nfs_obj *o = OBJ(file->obj);
+	int ret;
+
+	/* close-to-open: what was written is stable before close returns */
+	ret = commit_obj(nb, o);
+	VOPS(nb)->close(nb, o);
+	file_closed(nb, o);
+	free(f);
+	nfs_obj_put(nb, o);
+	return ret;
+}
+
+/* ---- the namespace ---------------------------------------------------------- */
+
+static int nfs_be_create_link(struct podfs_backend *be, struct podfs_bobj *obj,
+			      struct podfs_bobj *newdir, const char *newname,
+			      struct stat *st)
+{
+	struct nfs_be *nb = NB(be);
+
+	return VOPS(nb)->link(nb, OBJ(obj), OBJ(newdir), newname, st);
+}
+
+static int remove_name(struct nfs_be *nb, struct nfs_obj *dir,
+		       const char *name, bool is_dir)
+{
+	int ret;
+
+	if (!is_dir) {
+		ret = release_name(nb, dir, name);
+		if (ret)
+			return ret < 0 ? ret : 0;
+	}
+	return VOPS(nb)->remove(nb, dir, name, is_dir);
+}
+
+static int nfs_be_unlink(struct podfs_backend *be, struct podfs_bobj *dir,
+			 const char *name)
+{
+	return remove_name(NB(be), OBJ(dir), name, false);
+}
+
+static int nfs_be_rmdir(struct podfs_backend *be, struct podfs_bobj *dir,
+			const char *name)
+{
+	return remove_name(NB(be), OBJ(dir), name, true);
+}
+
+static int nfs_be_rename(struct podfs_backend *be, struct podfs_bobj *dir,
+			 const char *name, struct podfs_bobj *newdir,
+			 const char *newname, unsigned int flags)
+{
+	struct nfs_be *nb = NB(be);
+	struct nfs_obj *d = OBJ(dir), *nd = OBJ(newdir), *o, *moved;
+	struct stat st;
+	int ret;
+
+	if (flags & ~PODFS_RENAME_NOREPLACE)
+		return nfs_fail(nb, EINVAL, "rename %s: unsupported flags %#x",
+				name, flags);
+	if (flags & PODFS_RENAME_NOREPLACE) {
+		/* NFS has no such rename: look first. Racy against other
+		 * clients creating NEWNAME in between. */
+		ret = VOPS(nb)->lookup(nb, nd, newname, &o, &st);
+		if (!ret) {
+			nfs_obj_put(nb, o);
+			return nfs_fail(nb, EEXIST, "rename to %s: file exists",
+					newname);
+		}
+		if (ret != -ENOENT)
+			return ret;
+	} else if (nb->vers == 3 && (o = open_named(nb, nd, newname))) {
+		/* An open file renamed over: moved away first, unless the
+		 * two names are links of it. */
+		ret = 0;
+		if (is_named(nb, nd, newname, o) && !is_named(nb, d, name, o))
+			ret = silly_rename(nb, nd, newname, o);
+		nfs_obj_put(nb, o);
+		if (ret)
+			return ret;
+	}
+	ret = VOPS(nb)->rename(nb, d, name, nd, newname);
+	if (ret)
+		return ret;
+	/* An open object keeps its name for NFSv4 OPENs and NFSv3 removes. */
+	moved = open_named(nb, d, name);
+	if (moved) {
+		nfs_obj_hint(nb, moved, &nd->fh, newname);
+		nfs_obj_put(nb, moved);
+	}
+	return 0;
+}
+
+static ssize_t nfs_be_readlink(struct podfs_backend *be, struct podfs_bobj *obj,
+			       char *buf, size_t size)
+{
+	struct nfs_be *nb = NB(be);
+	char *target;
+	size_t len, n;
+	int ret;
+
+	ret = VOPS(nb)->readlink(nb, OBJ(obj), &target, &len);
+	if (ret)
+		return ret;
+	if (size) {
+		n = len < size - 1 ? len : size - 1;
+		memcpy(buf, target, n);
+		buf[n] = '\0';
+	}
+	free(target);
+	return (ssize_t)len;
+}
+
+static int nfs_be_statfs(struct podfs_backend *be, struct podfs_bobj *obj,
+			 struct statvfs *st)
+{
+	struct nfs_be *nb = NB(be);
+
+	(void)obj; /* one file system: ask at the root, never stale */
+	return VOPS(nb)->statfs(nb, nb->root, st);
+}
+
+const struct podfs_backend_ops podfs_nfs_backend = {
+	.version = PODFS_BACKEND_OPS_VERSION,
+	.name = "nfs",
+	.attach = nfs_be_attach,
+	.detach = nfs_be_detach,
+	.root = nfs_be_root,
+	.lookup = nfs_be_lookup,
+	.merge = nfs_be_merge,
+	.put = nfs_be_put,
+	.getattr = nfs_be_getattr,
+	.setattr = nfs_be_setattr,
+	.readdir = nfs_be_readdir,
+	.mkdir = nfs_be_mkdir,
+	.mknod = nfs_be_mknod,
+	.symlink = nfs_be_symlink,
+	.create = nfs_be_create,
+	.link = nfs_be_create_link,
+	.unlink = nfs_be_unlink,
+	.rmdir = nfs_be_rmdir,
+	.rename = nfs_be_rename,
+	.readlink = nfs_be_readlink,
+	.statfs = nfs_be_statfs,
+	.open = nfs_be_open,
+	.read = nfs_be_read,
+	.write = nfs_be_write,
+	.fsync = nfs_be_fsync,
+	.close = nfs_be_close,
+	/* xattrs: NFSv3 has none; NFSv4.0 none either (RFC 8276 is 4.2). */
+};

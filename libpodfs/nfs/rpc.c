@@ -1,0 +1,713 @@
+/*
+ * The NFS backend's RPC engine: a pool of TCP connections, each with a
+ * thread that services its socket, so that many calls are in flight on
+ * each (up to nb->slots) and a caller only waits for its own answer. One
+ * exception loop (nfs_run) decides, for every op, whether a failed
+ * attempt is tried again: as the Linux client's nfs4_handle_exception().
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Exported by libnfs 4.0, but declared in its public header only later. */
+#if !HAVE_DECL_RPC_SET_TIMEOUT
+extern void rpc_set_timeout(struct rpc_context *rpc, int timeout);
+#endif
+
+/* ---- time ------------------------------------------------------------------ */
+
+static void deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static long ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (deadline->tv_sec - now.tv_sec) * 1000 +
+	       (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+void nfs_sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static void cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+/* ---- connecting ---------------------------------------------------------- */
+
+/* Whether calls give up after timeo * (retrans + 1). */
+static bool bounded(struct nfs_be *nb)
+{
+	return nb->soft || !atomic_load(&nb->attached);
+}
+
+/* Connects to SERVER:PORT by TCP, to tell why a connection failed: 0,
+ * or -errno (-EHOSTUNREACH: the name does not resolve). */
+static int tcp_probe(const char *server, int port, int timeout_ms)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *ai;
+	struct pollfd pfd;
+	char portstr[16];
+	socklen_t len;
+	int fd, err = 0;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (getaddrinfo(server, portstr, &hints, &ai))
+		return -EHOSTUNREACH;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		if (errno != EINPROGRESS) {
+			err = -errno;
+			goto out;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, timeout_ms) <= 0) {
+			err = -ETIMEDOUT;
+			goto out;
+		}
+		len = sizeof(err);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		err = -err;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return err;
+}
+
+/* Why a connection to PORT (0: the portmapper's) failed with WHY. */
+static int connect_fail(struct nfs_be *nb, int port, const char *why)
+{
+	int err;
+
+	if (port <= 0)
+		port = 111;
+	err = tcp_probe(nb->server, port, nb->timeout_ms);
+	if (err == -EHOSTUNREACH)
+		return nfs_fail(nb, EHOSTUNREACH, "cannot resolve server name %s",
+				nb->server);
+	if (err == -ETIMEDOUT || (!err && strstr(why, "no answer")))
+		return nfs_fail(nb, ETIMEDOUT,
+				"cannot connect to server %s port %d: no answer within %d s",
+				nb->server, port, (nb->timeout_ms + 999) / 1000);
+	if (err)
+		return nfs_fail(nb, -err, "cannot connect to server %s port %d: %s",
+				nb->server, port, strerror(-err));
+	return nfs_fail(nb, ECONNREFUSED,
+			"cannot connect to server %s port %d: %s", nb->server,
+			port, why);
+}
+
+struct connect_wait {
+	bool done;
+	int status;
+	char why[200];
+};
+
+static void connect_cb(struct rpc_context *rpc, int status, void *data,
+		       void *private_data)
+{
+	struct connect_wait *w = private_data;
+
+	(void)rpc;
+	w->done = true;
+	w->status = status;
+	if (status != RPC_STATUS_SUCCESS)
+		snprintf(w->why, sizeof(w->why), "%s",
+			 data ? (const char *)data : "connection failed");
+}
+
+/* The identity calls go with: the mount's, or a creating caller's. */
+static struct AUTH *auth_for(uid_t uid, gid_t gid)
+{
+	return libnfs_authunix_create("podfs", uid, gid, 0, NULL);
+}
+
+/*
+ * A new connection to PROGRAM VERSION of the server at PORT (0: ask the
+ * portmapper), within TIMEOUT_MS. Made without any lock: nobody else sees
+ * it yet. NULL with WHY on failure.
+ */
+static struct rpc_context *rpc_connect(struct nfs_be *nb, int program,
+				       int version, int port, int timeout_ms,
+				       char *why, size_t len)
+{
+	struct connect_wait w = { .done = false };
+	struct rpc_context *rpc;
+	struct timespec deadline;
+	struct pollfd pfd;
+	int ret;
+
+	rpc = rpc_init_context();
+	if (!rpc) {
+		snprintf(why, len, "out of memory");
+		return NULL;
+	}
+	rpc_set_auth(rpc, auth_for(nb->uid, nb->gid));
+	/* Soft calls give up when their time is up; hard ones never. */
+	rpc_set_timeout(rpc, bounded(nb) ? nb->timeout_ms : -1);
+	if (port <= 0)
+		ret = rpc_connect_program_async(rpc, nb->server, program,
+						version, connect_cb, &w);
+	else
+		ret = rpc_connect_async(rpc, nb->server, port, connect_cb, &w);
+	if (ret) {
+		snprintf(why, len, "%s", rpc_get_error(rpc));
+		rpc_destroy_context(rpc);
+		return NULL;
+	}
+	deadline_in(&deadline, timeout_ms);
+	while (!w.done) {
+		if (ms_left(&deadline) <= 0) {
+			snprintf(why, len, "no answer within %d s",
+				 (timeout_ms + 999) / 1000);
+			break;
+		}
+		if (atomic_load(&nb->closing)) {
+			snprintf(why, len, "volume detached");
+			break;
+		}
+		pfd.fd = rpc_get_fd(rpc);
+		pfd.events = (short)rpc_which_events(rpc);
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+			break;
+		if (rpc_service(rpc, pfd.revents) < 0 && !w.done) {
+			snprintf(w.why, sizeof(w.why), "%s",
+				 rpc_get_error(rpc));
+			w.done = true;
+			w.status = RPC_STATUS_ERROR;
+		}
+	}
+	if (w.done && w.status == RPC_STATUS_SUCCESS)
+		return rpc;
+	if (w.done)
+		snprintf(why, len, "%s", w.why);
+	rpc_destroy_context(rpc); /* cancels the connect: w stays ours */
+	return NULL;
+}
+
+/* A connection to the server's NFS service. */
+static struct rpc_context *conn_connect(struct nfs_be *nb, int timeout_ms,
+					char *why, size_t len)
+{
+	int port = nb->port > 0 ? nb->port : nb->vers == 4 ? 2049 : 0;
+
+	return rpc_connect(nb, NFS_PROGRAM, nb->vers == 4 ? NFS_V4 : NFS_V3,
+			   port, timeout_ms, why, len);
+}
+
+/* Drops C's connection (its lock held): every call on it is answered
+ * RPC_STATUS_CANCEL, which the callers take as a lost connection. */
+static void conn_drop(struct nfs_conn *c)
+{
+	struct rpc_context *rpc = c->rpc;
+
+	c->rpc = NULL;
+	c->broken = false;
+	if (rpc)
+		rpc_destroy_context(rpc);
+	pthread_cond_broadcast(&c->changed);
+}
+
+static void conn_wake(struct nfs_conn *c)
+{
+	uint64_t one = 1;
+
+	if (write(c->efd, &one, sizeof(one)) < 0) {
+		/* full (it cannot be): the thread is awake anyway */
+	}
+}
+
+/* Sends what is queued on C (held) now, rather than a turn of its
+ * thread later; the thread takes what the socket does not. */
+static void conn_flush(struct nfs_conn *c)
+{
+	if (rpc_service(c->rpc, POLLOUT) < 0) {
+		snprintf(c->why, sizeof(c->why), "%s", rpc_get_error(c->rpc));
+		c->broken = true;
+	}
+	if (c->broken || (c->rpc && (rpc_which_events(c->rpc) & POLLOUT)))
+		conn_wake(c);
+}
+
+/*
+ * C's thread: services the socket, and builds the connection anew when
+ * it broke, backing off while the server is away.
+ */
+static void *conn_thread(void *arg)
+{
+	struct nfs_conn *c = arg;
+	struct nfs_be *nb = c->nb;
+	struct rpc_context *rpc;
+	struct pollfd pfd[2];
+	int backoff = NFS_BACKOFF_MIN_MS;
+	char why[256];
+	uint64_t n;
+
+	pthread_mutex_lock(&c->lock);
+	while (!atomic_load(&nb->closing)) {
+		if (c->broken || !c->rpc) {
+			conn_drop(c);
+			pthread_mutex_unlock(&c->lock);
+			rpc = conn_connect(nb, nb->timeout_ms, why,
+					   sizeof(why));
+			pthread_mutex_lock(&c->lock);
+			if (!rpc) {
+				snprintf(c->why, sizeof(c->why), "%s", why);
+				pthread_mutex_unlock(&c->lock);
+				/* woken early by detach */
+				pfd[0].fd = c->efd;
+				pfd[0].events = POLLIN;
+				poll(pfd, 1, backoff);
+				backoff = backoff * 2 > NFS_BACKOFF_MAX_MS ?
+						  NFS_BACKOFF_MAX_MS :
+						  backoff * 2;
+				pthread_mutex_lock(&c->lock);
+				continue;
+			}
+			backoff = NFS_BACKOFF_MIN_MS;
+			c->rpc = rpc;
+			c->gen++;
+			pthread_cond_broadcast(&c->changed);
+			continue;
+		}
+		pfd[0].fd = rpc_get_fd(c->rpc);
+		pfd[0].events = (short)rpc_which_events(c->rpc);
+		pfd[0].revents = 0;
+		pfd[1].fd = c->efd;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		pthread_mutex_unlock(&c->lock);
+		/* 100 ms: rpc_service also times out soft calls */
+		poll(pfd, 2, 100);
+		if (pfd[1].revents & POLLIN)
+			if (read(c->efd, &n, sizeof(n)) < 0) {
+				/* nothing to drain */
+			}
+		pthread_mutex_lock(&c->lock);
+		if (!c->rpc || c->broken)
+			continue;
+		/* Another thread may have made the socket ready to write
+		 * since: POLLOUT is harmless when it is not. */
+		if (rpc_service(c->rpc, pfd[0].revents |
+						(rpc_which_events(c->rpc) &
+						 POLLOUT)) < 0) {
+			snprintf(c->why, sizeof(c->why), "%s",
+				 rpc_get_error(c->rpc));
+			c->broken = true;
+		}
+	}
+	conn_drop(c);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Connects every connection of the pool (an error says why the first
+ * could not), then starts their threads. */
+int nfs_conns_start(struct nfs_be *nb)
+{
+	struct nfs_conn *c;
+	char why[256];
+	int i;
+
+	for (i = 0; i < nb->nconn; i++) {
+		c = &nb->conns[i];
+		c->nb = nb;
+		c->idx = i;
+		pthread_mutex_init(&c->lock, NULL);
+		cond_init_mono(&c->changed);
+		c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (c->efd < 0)
+			return nfs_fail(nb, errno, "eventfd: %s",
+					strerror(errno));
+		c->rpc = conn_connect(nb, nb->timeout_ms, why, sizeof(why));
+		if (!c->rpc)
+			return connect_fail(nb, nb->port > 0	? nb->port :
+						nb->vers == 4	? 2049 :
+								  0,
+					    why);
+		c->gen = 1;
+	}
+	for (i = 0; i < nb->nconn; i++) {
+		c = &nb->conns[i];
+		if (pthread_create(&c->thread, NULL, conn_thread, c))
+			return nfs_fail(nb, EAGAIN, "cannot start a thread");
+		c->thread_started = true;
+	}
+	return 0;
+}
+
+/* Stops the threads; every call still waiting is answered. */
+void nfs_conns_stop(struct nfs_be *nb)
+{
+	struct nfs_conn *c;
+	int i;
+
+	atomic_store(&nb->closing, true);
+	for (i = 0; nb->conns && i < nb->nconn; i++) {
+		c = &nb->conns[i];
+		if (!c->thread_started) {
+			if (c->efd > 0 || c->rpc) {
+				pthread_mutex_lock(&c->lock);
+				conn_drop(c);
+				pthread_mutex_unlock(&c->lock);
+			}
+			continue;
+		}
+		pthread_mutex_lock(&c->lock);
+		pthread_cond_broadcast(&c->changed);
+		pthread_mutex_unlock(&c->lock);
+		conn_wake(c);
+		pthread_join(c->thread, NULL);
+		c->thread_started = false;
+	}
+	for (i = 0; nb->conns && i < nb->nconn; i++) {
+		c = &nb->conns[i];
+		if (c->efd > 0)
+			close(c->efd);
+		c->efd = -1;
+	}
+}
+
+/* ---- calls --------------------------------------------------------------- */
+
+void nfs_rpc_cb(struct rpc_context *rpc, int status, void *data,
+		void *private_data)
+{
+	struct nfs_call *k = private_data;
+	struct nfs_conn *c = k->conn;
+
+	(void)rpc;
+	if (status == RPC_STATUS_SUCCESS) {
+		k->reply(k, data);
+	} else {
+		k->fault = FAULT_LOST;
+		k->err = status == RPC_STATUS_TIMEOUT ? -ETIMEDOUT : -EIO;
+		snprintf(k->msg, sizeof(k->msg), "%s",
+			 status == RPC_STATUS_TIMEOUT ? "no answer in time" :
+			 status == RPC_STATUS_ERROR && data ?
+							(const char *)data :
+							"connection lost");
+	}
+	if (c->inflight-- == c->nb->slots)
+		pthread_cond_broadcast(&c->changed);
+	k->done = true;
+	if (k->complete)
+		k->complete(k);
+	else
+		pthread_cond_signal(k->cv);
+}
+
+/* The connection K goes on, locked once it is up and has a free slot:
+ * 0, or -errno (soft: not up by DEADLINE; detached). */
+static int call_conn(struct nfs_be *nb, struct nfs_call *k,
+		     const struct timespec *deadline)
+{
+	struct nfs_conn *c = k->conn;
+
+	if (!c) {
+		c = &nb->conns[atomic_fetch_add(&nb->next_conn, 1) %
+			       (unsigned int)nb->nconn];
+		k->conn = c;
+	}
+	pthread_mutex_lock(&c->lock);
+	while (!c->rpc || c->broken || c->inflight >= nb->slots) {
+		if (k->nowait) {
+			pthread_mutex_unlock(&c->lock);
+			snprintf(k->msg, sizeof(k->msg), "no connection free");
+			return -EAGAIN;
+		}
+		if (atomic_load(&nb->closing)) {
+			pthread_mutex_unlock(&c->lock);
+			snprintf(k->msg, sizeof(k->msg), "volume detached");
+			return -EIO;
+		}
+		if (!deadline) {
+			pthread_cond_wait(&c->changed, &c->lock);
+		} else if (pthread_cond_timedwait(&c->changed, &c->lock,
+						  deadline) == ETIMEDOUT) {
+			snprintf(k->msg, sizeof(k->msg),
+				 "server not responding: %.150s",
+				 c->rpc ? "every request slot busy" : c->why);
+			pthread_mutex_unlock(&c->lock);
+			return -ETIMEDOUT;
+		}
+	}
+	return 0;
+}
+
+/* Sends K on its connection (held, up): 0, or -errno when it could not
+ * be queued (then no callback comes). */
+static int call_send(struct nfs_be *nb, struct nfs_call *k)
+{
+	struct nfs_conn *c = k->conn;
+	bool as_caller = k->cred && (k->cred->uid != nb->uid ||
+				     k->cred->gid != nb->gid);
+	int ret;
+
+	k->done = false;
+	k->err = 0;
+	k->fault = FAULT_NONE;
+	k->msg[0] = '\0';
+	k->gen = c->gen;
+	k->state_gen = atomic_load(&nb->client.gen);
+	/* Creating calls run as the caller, so that the server makes the
+	 * new object theirs: the credential is encoded with the call. */
+	if (as_caller)
+		rpc_set_auth(c->rpc, auth_for(k->cred->uid, k->cred->gid));
+	ret = k->send(k, c->rpc, nfs_rpc_cb);
+	if (as_caller)
+		rpc_set_auth(c->rpc, auth_for(nb->uid, nb->gid));
+	if (ret) {
+		snprintf(k->msg, sizeof(k->msg), "%s", rpc_get_error(c->rpc));
+		return -EIO;
+	}
+	c->inflight++;
+	atomic_fetch_add(&nb->n_calls, 1);
+	conn_flush(c);
+	return 0;
+}
+
+static int attempt(struct nfs_be *nb, struct nfs_call *k,
+		   const struct timespec *deadline)
+{
+	pthread_cond_t cv;
+	int ret;
+
+	ret = call_conn(nb, k, deadline);
+	if (ret) {
+		k->err = ret;
+		k->fault = ret == -ETIMEDOUT ? FAULT_LOST : FAULT_NONE;
+		return ret;
+	}
+	pthread_cond_init(&cv, NULL);
+	k->cv = &cv;
+	k->complete = NULL;
+	ret = call_send(nb, k);
+	if (ret) {
+		k->err = ret;
+		k->fault = FAULT_NONE;
+	} else {
+		while (!k->done)
+			pthread_cond_wait(&cv, &k->conn->lock);
+	}
+	pthread_mutex_unlock(&k->conn->lock);
+	pthread_cond_destroy(&cv);
+	return k->err;
+}
+
+int nfs_attempt(struct nfs_be *nb, struct nfs_call *k)
+{
+	struct timespec deadline;
+
+	deadline_in(&deadline, nb->timeout_ms);
+	return attempt(nb, k, bounded(nb) ? &deadline : NULL);
+}
+
+void nfs_conns_attached(struct nfs_be *nb)
+{
+	struct nfs_conn *c;
+	int i;
+
+	atomic_store(&nb->attached, true);
+	for (i = 0; i < nb->nconn; i++) {
+		c = &nb->conns[i];
+		pthread_mutex_lock(&c->lock);
+		if (c->rpc)
+			rpc_set_timeout(c->rpc, bounded(nb) ? nb->timeout_ms :
+							      -1);
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+int nfs_submit(struct nfs_be *nb, struct nfs_call *k)
+{
+	struct timespec deadline;
+	int ret;
+
+	deadline_in(&deadline, nb->timeout_ms);
+	ret = call_conn(nb, k, bounded(nb) ? &deadline : NULL);
+	if (ret)
+		return ret;
+	ret = call_send(nb, k);
+	pthread_mutex_unlock(&k->conn->lock);
+	return ret;
+}
+
+/*
+ * The exception loop every op shares. A connection that broke is built
+ * again by its thread (the next attempt waits for it, on any
+ * connection); a server that asks for time (NFS3ERR_JUKEBOX,
+ * NFS4ERR_DELAY, NFS4ERR_GRACE) gets it; an NFSv4 client the server
+ * forgot is set up again. Hard mounts try until the volume is detached,
+ * soft ones until timeo * (retrans + 1) has passed.
+ */
+int nfs_run(struct nfs_be *nb, struct nfs_call *k)
+{
+	struct timespec deadline;
+	int backoff = NFS_BACKOFF_MIN_MS;
+	struct nfs_conn *pinned = k->conn;
+	bool soft = bounded(nb);
+	int state_faults = 0;
+	long left;
+	int ret;
+
+	deadline_in(&deadline, nb->timeout_ms);
+	k->retries = 0;
+	for (;;) {
+		ret = attempt(nb, k, soft ? &deadline : NULL);
+		switch (k->fault) {
+		case FAULT_NONE:
+			return ret ? nfs_call_fail(nb, k, NULL) : 0;
+		case FAULT_STATE:
+			/* A few rounds at most: a server that refuses what
+			 * it just gave is not to be argued with. */
+			if (k->no_state || ++state_faults > 8)
+				return nfs_call_fail(nb, k, NULL);
+			ret = k->recover ? k->recover(nb, k) :
+					   nfs4_client_recover(nb,
+							       k->state_gen);
+			if (ret)
+				return ret;
+			break;
+		case FAULT_DELAY:
+			left = soft ? ms_left(&deadline) : backoff;
+			nfs_sleep_ms(left < backoff ? (left > 0 ? left : 0) :
+						      backoff);
+			backoff = backoff * 2 > NFS_BACKOFF_MAX_MS ?
+					  NFS_BACKOFF_MAX_MS :
+					  backoff * 2;
+			break;
+		case FAULT_LOST:
+			/* Its connection is being built again: the next
+			 * attempt takes whichever is up first. */
+			if (!pinned)
+				k->conn = NULL;
+			break;
+		}
+		if (atomic_load(&nb->closing)) {
+			k->err = -EIO;
+			snprintf(k->msg, sizeof(k->msg), "volume detached");
+			return nfs_call_fail(nb, k, NULL);
+		}
+		if (soft && ms_left(&deadline) <= 0) {
+			char why[sizeof(k->msg)];
+
+			snprintf(why, sizeof(why), "%s", k->msg);
+			k->err = -ETIMEDOUT;
+			snprintf(k->msg, sizeof(k->msg),
+				 "server %s not responding, timed out after %d s%s: %.120s",
+				 nb->server, (nb->timeout_ms + 999) / 1000,
+				 nb->soft ? " (soft mount)" : "", why);
+			return nfs_call_fail(nb, k, NULL);
+		}
+		k->retries++;
+	}
+}
+
+/*
+ * K, alone on a connection of its own to PROGRAM VERSION at PORT (0: the
+ * portmapper's word), within the mount's timeout: the NFSv3 MOUNT call.
+ * k->err, with k->msg saying why.
+ */
+static void oneshot_done(struct nfs_call *k)
+{
+	(void)k; /* the loop below looks at k->done */
+}
+
+int nfs_oneshot(struct nfs_be *nb, int program, int version, int port,
+		struct nfs_call *k, bool *connected)
+{
+	struct nfs_conn c = { .nb = nb };
+	struct timespec deadline;
+	struct pollfd pfd;
+
+	k->conn = &c;
+	k->complete = oneshot_done;
+	k->done = false;
+	k->err = 0;
+	k->fault = FAULT_NONE;
+	c.rpc = rpc_connect(nb, program, version, port, nb->timeout_ms,
+			    k->msg, sizeof(k->msg));
+	*connected = c.rpc != NULL;
+	if (!c.rpc) {
+		k->err = connect_fail(nb, port, k->msg);
+		return k->err;
+	}
+	pthread_mutex_init(&c.lock, NULL);
+	cond_init_mono(&c.changed);
+	if (k->send(k, c.rpc, nfs_rpc_cb)) {
+		snprintf(k->msg, sizeof(k->msg), "%s", rpc_get_error(c.rpc));
+		k->err = -EIO;
+		k->done = true;
+	} else {
+		c.inflight++;
+	}
+	deadline_in(&deadline, nb->timeout_ms);
+	while (!k->done) {
+		if (ms_left(&deadline) <= 0) {
+			snprintf(k->msg, sizeof(k->msg),
+				 "no answer within %d s",
+				 (nb->timeout_ms + 999) / 1000);
+			break;
+		}
+		pfd.fd = rpc_get_fd(c.rpc);
+		pfd.events = (short)rpc_which_events(c.rpc);
+		pfd.revents = 0;
+		poll(&pfd, 1, 100);
+		if (rpc_service(c.rpc, pfd.revents) < 0)
+			break;
+	}
+	/* a call still queued is cancelled: its callback runs here */
+	rpc_destroy_context(c.rpc);
+	if (!k->done || k->fault == FAULT_LOST) {
+		if (!k->err || k->err == -EIO)
+			k->err = -ETIMEDOUT;
+	}
+	pthread_cond_destroy(&c.changed);
+	pthread_mutex_destroy(&c.lock);
+	return k->err;
+}

@@ -1,0 +1,491 @@
+/*
+ * The NFSv4.0 state podfs owns: one client id per volume (a name unique
+ * to the volume, libuuid), kept alive by RENEW and set up again when the
+ * server forgot it; open owners with their seqids; one open state per
+ * object, shared by the files open on it, made again (reclaimed in the
+ * server's grace period) after the client was set up again. The lock
+ * layer adds lock owners and LOCK/LOCKT/LOCKU beside the opens.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "nfs4.h"
+
+uint64_t nfs4_clientid(struct nfs_be *nb)
+{
+	return atomic_load(&nb->client.clientid);
+}
+
+/* A new client id for the volume (lock held). */
+static int client_setup(struct nfs_be *nb)
+{
+	struct nfs4_client *cl = &nb->client;
+	uint64_t id;
+	uuid_t u;
+	int ret;
+
+	/* A new verifier: the server takes us for a rebooted client and
+	 * drops whatever it still held for the old one. */
+	uuid_generate(u);
+	memcpy(cl->verifier, u, sizeof(cl->verifier));
+	ret = nfs4_setclientid(nb, cl->name, cl->verifier, &id);
+	if (ret)
+		return ret;
+	atomic_store(&cl->clientid, id);
+	atomic_fetch_add(&cl->gen, 1);
+	return 0;
+}
+
+int nfs4_client_recover(struct nfs_be *nb, unsigned int seen_gen)
+{
+	struct nfs4_client *cl = &nb->client;
+	int ret = 0;
+
+	pthread_mutex_lock(&cl->lock);
+	if (atomic_load(&cl->gen) == seen_gen)
+		ret = client_setup(nb);
+	pthread_mutex_unlock(&cl->lock);
+	return ret;
+}
+
+/* Keeps the lease: a RENEW every third of it (the server's other traffic
+ * would do too, but an idle mount has none). */
+static void *renewer(void *arg)
+{
+	struct nfs_be *nb = arg;
+	struct nfs4_client *cl = &nb->client;
+	struct timespec at;
+	long ms = (long)cl->lease_s * 1000 / 3;
+
+	if (ms < 1000)
+		ms = 1000;
+	pthread_mutex_lock(&cl->lock);
+	while (!atomic_load(&nb->closing)) {
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_sec += ms / 1000;
+		at.tv_nsec += (ms % 1000) * 1000000;
+		if (at.tv_nsec >= 1000000000) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&cl->stop, &cl->lock, &at) !=
+		    ETIMEDOUT)
+			continue;
+		pthread_mutex_unlock(&cl->lock);
+		/* an expired or forgotten client is set up again on the
+		 * way (nfs_run); a failure is retried next time */
+		nfs4_renew(nb);
+		pthread_mutex_lock(&cl->lock);
+	}
+	pthread_mutex_unlock(&cl->lock);
+	return NULL;
+}
+
+int nfs4_client_start(struct nfs_be *nb)
+{
+	struct nfs4_client *cl = &nb->client;
+	pthread_condattr_t a;
+	char uuid[37];
+	uuid_t u;
+	int ret;
+
+	/* Two volumes with one name would be one client to the server,
+	 * sharing (and breaking) each other's state. */
+	uuid_generate(u);
+	uuid_unparse_lower(u, uuid);
+	snprintf(cl->name, sizeof(cl->name), "podfs-%s", uuid);
+	pthread_mutex_lock(&cl->lock);
+	ret = client_setup(nb);
+	pthread_mutex_unlock(&cl->lock);
+	if (ret)
+		return ret;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&cl->stop, &a);
+	pthread_condattr_destroy(&a);
+	if (pthread_create(&cl->renewer, NULL, renewer, nb))
+		return nfs_fail(nb, EAGAIN, "cannot start a thread");
+	cl->renewer_started = true;
+	return 0;
+}
+
+/* Stops the renewer (the volume is closing: a RENEW in flight ends). */
+void nfs4_client_stop(struct nfs_be *nb)
+{
+	struct nfs4_client *cl = &nb->client;
+	struct nfs4_owner *ow, *next;
+
+	if (cl->renewer_started) {
+		pthread_mutex_lock(&cl->lock);
+		pthread_cond_signal(&cl->stop);
+		pthread_mutex_unlock(&cl->lock);
+		pthread_join(cl->renewer, NULL);
+		cl->renewer_started = false;
+		pthread_cond_destroy(&cl->stop);
+	}
+	for (ow = cl->free_owners; ow; ow = next) {
+		next = ow->next;
+		free(ow);
+	}
+	cl->free_owners = NULL;
+}
+
+/* ---- open owners ---------------------------------------------------------- */
+
+/*
+ * An owner for one object's open state, used by it alone until its
+ * CLOSE: no two objects wait for each other's seqids. Owners are kept
+ * for the next open, so that each is confirmed (OPEN_CONFIRM) once.
+ */
+static struct nfs4_owner *owner_get(struct nfs_be *nb)
+{
+	struct nfs4_client *cl = &nb->client;
+	struct nfs4_owner *ow;
+
+	pthread_mutex_lock(&cl->owners_lock);
+	ow = cl->free_owners;
+	if (ow)
+		cl->free_owners = ow->next;
+	pthread_mutex_unlock(&cl->owners_lock);
+	if (!ow) {
+		ow = calloc(1, sizeof(*ow));
+		if (!ow)
+			return NULL;
+		ow->id = atomic_fetch_add(&cl->next_owner, 1);
+		snprintf(ow->name, sizeof(ow->name), "podfs-owner-%u", ow->id);
+	}
+	return ow;
+}
+
+static void owner_put(struct nfs_be *nb, struct nfs4_owner *ow)
+{
+	struct nfs4_client *cl = &nb->client;
+
+	pthread_mutex_lock(&cl->owners_lock);
+	ow->next = cl->free_owners;
+	cl->free_owners = ow;
+	pthread_mutex_unlock(&cl->owners_lock);
+}
+
+void nfs4_owner_stamp(struct nfs_be *nb, struct nfs4_owner *ow, nfs_argop4 *op)
+{
+	unsigned int gen = atomic_load(&nb->client.gen);
+
+	/* A client set up anew knows none of our owners: start over, under
+	 * a name it never saw (an owner's seqid is the server's too). */
+	if (ow->client_gen != gen) {
+		ow->client_gen = gen;
+		ow->id = atomic_fetch_add(&nb->client.next_owner, 1);
+		snprintf(ow->name, sizeof(ow->name), "podfs-owner-%u", ow->id);
+		ow->seqid = 0;
+		ow->confirmed = false;
+	}
+	switch (op->argop) {
+	case OP_OPEN:
+		op->nfs_argop4_u.opopen.seqid = ow->seqid;
+		op->nfs_argop4_u.opopen.owner.clientid = nfs4_clientid(nb);
+		op->nfs_argop4_u.opopen.owner.owner.owner_len =
+			(u_int)strlen(ow->name);
+		op->nfs_argop4_u.opopen.owner.owner.owner_val = ow->name;
+		break;
+	case OP_OPEN_CONFIRM:
+		op->nfs_argop4_u.opopen_confirm.seqid = ow->seqid;
+		break;
+	case OP_CLOSE:
+		op->nfs_argop4_u.opclose.seqid = ow->seqid;
+		break;
+	default:
+		break;
+	}
+}
+
+/* RFC 7530, 9.1.7: the seqid moves on with every answer but these. */
+static bool seqid_moves(uint32_t status)
+{
+	switch (status) {
+	case NFS4ERR_STALE_CLIENTID:
+	case NFS4ERR_STALE_STATEID:
+	case NFS4ERR_BAD_STATEID:
+	case NFS4ERR_BAD_SEQID:
+	case NFS4ERR_BADZDR:
+	case NFS4ERR_RESOURCE:
+	case NFS4ERR_NOFILEHANDLE:
+	case NFS4ERR_MOVED:
+		return false;
+	default:
+		return true;
+	}
+}
+
+void nfs4_owner_answered(struct nfs_be *nb, struct nfs4_owner *ow,
+			 uint32_t status)
+{
+	(void)nb;
+	if (seqid_moves(status))
+		ow->seqid++;
+	else if (status == NFS4ERR_BAD_SEQID)
+		ow->client_gen = 0; /* out of step: a new owner next time */
+}
+
+/* A CLOSE of OW's open is done: an owner whose last seqid went
+ * unanswered is out of step with the server, and not used again. */
+static void owner_closed(struct nfs_be *nb, struct nfs4_owner *ow,
+			 bool answered)
+{
+	if (answered)
+		owner_put(nb, ow);
+	else
+		free(ow);
+}
+
+/* ---- opens ------------------------------------------------------------------ */
+
+stateid4 nfs4_stateid(struct nfs_obj *o)
+{
+	stateid4 sid;
+
+	pthread_mutex_lock(&o->sid_lock);
+	sid = o->sid;
+	pthread_mutex_unlock(&o->sid_lock);
+	return sid;
+}
+
+static void set_sid(struct nfs_obj *o, const stateid4 *sid)
+{
+	static const stateid4 anonymous;
+
+	pthread_mutex_lock(&o->sid_lock);
+	o->sid = sid ? *sid : anonymous;
+	pthread_mutex_unlock(&o->sid_lock);
+}
+
+static uint32_t access_of(int flags)
+{
+	switch (flags & O_ACCMODE) {
+	case O_WRONLY:
+		return OPEN4_SHARE_ACCESS_WRITE;
+	case O_RDWR:
+		return OPEN4_SHARE_ACCESS_BOTH;
+	default:
+		return OPEN4_SHARE_ACCESS_READ;
+	}
+}
+
+/* Confirms a new owner's first open (O's lock held). */
+static int confirm(struct nfs_be *nb, struct nfs4_owner *ow,
+		   struct nfs4_opened *op)
+{
+	int ret;
+
+	if (!op->confirm)
+		return 0;
+	ret = nfs4_open_confirm(nb, ow, &op->fh, &op->stateid);
+	if (!ret)
+		ow->confirmed = true;
+	return ret;
+}
+
+/*
+ * Opens O for ACCESS under its state's owner (O's lock held): a reclaim
+ * of an open the server lost in a restart, while its grace period lasts;
+ * else by the name O was last seen under. With no usable name (the file
+ * was renamed or removed by another client) the open is anonymous: I/O
+ * with the special stateid, as RFC 7530 allows.
+ */
+/* Closes OP, which opened another object than asked, under a spare
+ * owner: ST's own is busy until that CLOSE is answered. */
+static void close_other(struct nfs_be *nb, struct nfs4_open *st,
+			struct nfs4_opened *op)
+{
+	struct nfs4_owner *ow = st->owner;
+
+	st->owner = owner_get(nb); /* NULL: the next open fails */
+	nfs4_close_call(nb, ow, &op->fh, &op->stateid, owner_closed);
+}
+
+static int open_locked(struct nfs_be *nb, struct nfs_obj *o, uint32_t access)
+{
+	struct nfs4_open *st = o->open;
+	struct nfs4_opened op;
+	struct nfs_fh dir;
+	char *name = NULL;
+	int ret = -ENOENT;
+
+	if (!st->owner)
+		return nfs_fail(nb, ENOMEM, "out of memory");
+	/* an open of a client the server has forgotten: reclaim it */
+	if (st->client_gen && !st->anonymous &&
+	    st->client_gen != atomic_load(&nb->client.gen))
+		ret = nfs4_open_call(nb, st->owner, &o->fh, NULL, access, -1, 0,
+				     NULL, &op, NULL);
+	if (ret) {
+		pthread_mutex_lock(&nb->names);
+		if (o->hint_name) {
+			dir = o->hint_dir;
+			name = strdup(o->hint_name);
+		}
+		pthread_mutex_unlock(&nb->names);
+		ret = name ? nfs4_open_call(nb, st->owner, &dir, name, access,
+					    -1, 0, NULL, &op, NULL) :
+			     -ENOENT;
+		free(name);
+		if (!ret && (op.fh.len != o->fh.len ||
+			     memcmp(op.fh.data, o->fh.data, op.fh.len))) {
+			/* the name is another file's now */
+			if (!confirm(nb, st->owner, &op))
+				close_other(nb, st, &op);
+			ret = -ENOENT;
+		}
+	}
+	if (ret == -ENOENT || ret == -ESTALE) {
+		st->anonymous = true;
+		st->access = OPEN4_SHARE_ACCESS_BOTH;
+		st->client_gen = atomic_load(&nb->client.gen);
+		set_sid(o, NULL);
+		return 0;
+	}
+	if (!ret)
+		ret = confirm(nb, st->owner, &op);
+	if (ret)
+		return ret;
+	st->anonymous = false;
+	st->access = access;
+	st->client_gen = atomic_load(&nb->client.gen);
+	set_sid(o, &op.stateid);
+	return 0;
+}
+
+int nfs4_open(struct nfs_be *nb, struct nfs_obj *o, int flags)
+{
+	uint32_t access = access_of(flags);
+	struct nfs4_open *st;
+	int ret = 0;
+
+	pthread_mutex_lock(&o->lock);
+	st = o->open;
+	if (!st) {
+		st = calloc(1, sizeof(*st));
+		if (st)
+			st->owner = owner_get(nb);
+		if (!st || !st->owner) {
+			free(st);
+			pthread_mutex_unlock(&o->lock);
+			return nfs_fail(nb, ENOMEM, "out of memory");
+		}
+		o->open = st;
+	}
+	if (!st->count || (st->access & access) != access ||
+	    st->client_gen != atomic_load(&nb->client.gen))
+		ret = open_locked(nb, o, access | (st->count ? st->access : 0));
+	if (!ret)
+		st->count++;
+	if (!st->count) {
+		o->open = NULL;
+		if (st->owner)
+			owner_put(nb, st->owner);
+		free(st);
+	}
+	pthread_mutex_unlock(&o->lock);
+	return ret;
+}
+
+void nfs4_close(struct nfs_be *nb, struct nfs_obj *o)
+{
+	struct nfs4_open *st;
+	stateid4 sid;
+
+	pthread_mutex_lock(&o->lock);
+	st = o->open;
+	if (st && --st->count == 0) {
+		sid = nfs4_stateid(o);
+		if (st->owner && !st->anonymous &&
+		    st->client_gen == atomic_load(&nb->client.gen))
+			nfs4_close_call(nb, st->owner, &o->fh, &sid,
+					owner_closed);
+		else if (st->owner)
+			owner_put(nb, st->owner);
+		set_sid(o, NULL);
+		o->open = NULL;
+		free(st);
+	}
+	pthread_mutex_unlock(&o->lock);
+}
+
+int nfs4_restate(struct nfs_be *nb, struct nfs_obj *o, const stateid4 *sent)
+{
+	stateid4 now;
+	bool open;
+	int ret = 0;
+
+	pthread_mutex_lock(&o->lock);
+	now = nfs4_stateid(o);
+	open = o->open && o->open->count;
+	/* Unless made again since SENT went out (the next attempt carries
+	 * the new one), the open is made again now. */
+	if (open && !memcmp(&now, sent, sizeof(now)))
+		ret = open_locked(nb, o, o->open->access);
+	pthread_mutex_unlock(&o->lock);
+	/* No open of ours: the anonymous stateid was refused, which means
+	 * the client is gone. */
+	if (!open)
+		ret = nfs4_client_recover(nb, atomic_load(&nb->client.gen));
+	return ret;
+}
+
+int nfs4_create(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
+		mode_t mode, int flags, const struct podfs_cred *cred,
+		struct nfs_obj **obj, struct stat *st)
+{
+	uint32_t access = access_of(flags);
+	struct nfs4_opened op;
+	struct nfs4_open *os;
+	struct nfs4_owner *ow;
+	struct nfs_obj *o;
+	int ret, retries = 0;
+
+	os = calloc(1, sizeof(*os));
+	ow = os ? owner_get(nb) : NULL;
+	if (!ow) {
+		free(os);
+		return nfs_fail(nb, ENOMEM, "out of memory");
+	}
+	/* GUARDED4 tells an existing file (EEXIST); UNCHECKED4 would open
+	 * it, with no word of whether it was new. */
+	ret = nfs4_open_call(nb, ow, &dir->fh, name, access,
+			     (flags & O_EXCL) ? GUARDED4 : UNCHECKED4,
+			     mode & 07777, cred, &op, &retries);
+	if (ret == -EEXIST && (flags & O_EXCL) && retries > 0)
+		/* our own create, answered late */
+		ret = nfs4_open_call(nb, ow, &dir->fh, name, access, -1, 0,
+				     NULL, &op, NULL);
+	if (!ret)
+		ret = confirm(nb, ow, &op);
+	if (ret) {
+		owner_put(nb, ow);
+		free(os);
+		return ret;
+	}
+	o = nfs_obj_new(nb, op.fh.data, op.fh.len, op.st.st_ino,
+			op.st.st_mode);
+	if (!o) {
+		nfs4_close_call(nb, ow, &op.fh, &op.stateid, owner_closed);
+		free(os);
+		return -ENOMEM;
+	}
+	nfs_obj_hint(nb, o, &dir->fh, name);
+	os->owner = ow;
+	os->access = access;
+	os->count = 1;
+	os->client_gen = atomic_load(&nb->client.gen);
+	o->open = os;
+	set_sid(o, &op.stateid);
+	*obj = o;
+	*st = op.st;
+	return 0;
+}
