@@ -130,6 +130,9 @@ struct podfs_backend_ops {
 			     char *list, size_t size);
 	int (*removexattr)(struct podfs_backend *be, struct podfs_bobj *obj,
 			   const char *name);
+
+	/* What was sent so far (podfs_stats); ST is zeroed. */
+	void (*stats)(struct podfs_backend *be, struct podfs_stats *st);
 };
 
 #define PODFS_BACKEND_OPS_VERSION 1

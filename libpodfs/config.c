@@ -127,7 +127,8 @@ enum opt_id {
 	OPT_RO, OPT_RW, OPT_HARD, OPT_SOFT, OPT_TIMEO, OPT_RETRANS, OPT_UID,
 	OPT_GID, OPT_UMASK, OPT_VERS, OPT_PORT, OPT_MOUNTPORT, OPT_NCONNECT,
 	OPT_FS, OPT_NAME, OPT_SECRETFILE, OPT_KEYRING, OPT_CONF, OPT_MON_ADDR,
-	OPT_SECRET, OPT_CLIENT_ID,
+	OPT_SECRET, OPT_CLIENT_ID, OPT_RSIZE, OPT_WSIZE, OPT_PROTO, OPT_SEC,
+	OPT_SLOTS,
 };
 
 static const struct option_def {
@@ -152,6 +153,11 @@ static const struct option_def {
 	{ "nfsport", OPT_PORT, NFS_ONLY, true },
 	{ "mountport", OPT_MOUNTPORT, NFS_ONLY, true },
 	{ "nconnect", OPT_NCONNECT, NFS_ONLY, true },
+	{ "rsize", OPT_RSIZE, NFS_ONLY, true },
+	{ "wsize", OPT_WSIZE, NFS_ONLY, true },
+	{ "proto", OPT_PROTO, NFS_ONLY, true },
+	{ "sec", OPT_SEC, NFS_ONLY, true },
+	{ "slots", OPT_SLOTS, NFS_ONLY, true },
 	{ "fs", OPT_FS, CEPH_ONLY, true },
 	{ "mds_namespace", OPT_FS, CEPH_ONLY, true },
 	{ "name", OPT_NAME, CEPH_ONLY, true },
@@ -239,12 +245,43 @@ static int apply_option(struct podfs_config *cfg, const char *key,
 		return parse_int(def->name, val, 0, 0777, 8, &cfg->umask, err,
 				 errlen);
 	case OPT_VERS:
-		if (strcmp(val, "3") && strcmp(val, "4"))
+		/* 4.0 is NFSv4 as podfs speaks it; 4.1 and 4.2 need
+		 * sessions, which it does not (yet) */
+		if (strcmp(val, "3") && strcmp(val, "4") && strcmp(val, "4.0"))
 			return fail(err, errlen,
-				    "option '%s=%s': NFS version must be 3 or 4",
+				    "option '%s=%s': podfs speaks NFS versions 3 and 4.0 (vers=3, vers=4)",
 				    def->name, val);
 		cfg->vers = val[0] - '0';
 		return 0;
+	case OPT_RSIZE:
+	case OPT_WSIZE:
+		/* as nfs(5): a multiple of 1024, at most 1 MiB here (the
+		 * most libnfs takes in one record); the server may lower
+		 * it further */
+		ret = parse_int(def->name, val, 4096, PODFS_MAX_IOSIZE, 10, &v,
+				err, errlen);
+		if (def->id == OPT_RSIZE)
+			cfg->rsize = (int)(v & ~1023L);
+		else
+			cfg->wsize = (int)(v & ~1023L);
+		return ret;
+	case OPT_PROTO:
+		if (strcmp(val, "tcp") && strcmp(val, "tcp6"))
+			return fail(err, errlen,
+				    "option 'proto=%s': podfs speaks NFS over TCP only (proto=tcp)",
+				    val);
+		return 0;
+	case OPT_SEC:
+		if (strcmp(val, "sys"))
+			return fail(err, errlen,
+				    "option 'sec=%s': podfs supports AUTH_SYS only (sec=sys)",
+				    val);
+		return 0;
+	case OPT_SLOTS:
+		ret = parse_int(def->name, val, 2, PODFS_MAX_SLOTS, 10, &v, err,
+				errlen);
+		cfg->slots = (int)v;
+		return ret;
 	case OPT_PORT:
 		ret = parse_int(def->name, val, 1, 65535, 10, &v, err, errlen);
 		cfg->port = (int)v;

@@ -23,6 +23,11 @@ enum podfs_kind { PODFS_KIND_NONE = 0, PODFS_KIND_NFS, PODFS_KIND_CEPH };
 #define PODFS_MAX_NCONNECT 16
 #define PODFS_DEFAULT_TIMEO 600
 #define PODFS_DEFAULT_RETRANS 2
+/* NFS: the most podfs reads or writes in one RPC (libnfs takes no larger
+ * record), and the requests one connection keeps in flight. */
+#define PODFS_MAX_IOSIZE (1024 * 1024)
+#define PODFS_DEFAULT_SLOTS 64
+#define PODFS_MAX_SLOTS 1024
 
 /* A volume's source and options, parsed. Strings are owned (malloc). */
 struct podfs_config {
@@ -42,6 +47,8 @@ struct podfs_config {
 	int port;	/* NFS port, 0: ask the portmapper (v3) / 2049 (v4) */
 	int mountport;	/* MOUNT port (v3), 0: ask the portmapper */
 	int nconnect;	/* connections in the pool */
+	int rsize, wsize; /* bytes per READ/WRITE; 0: what the server says */
+	int slots;	/* requests in flight per connection */
 
 	/* CephFS */
 	char *mon_host; /* libcephfs mon_host, as written */

@@ -426,6 +426,16 @@ PODFS_EXPORT int podfs_coherent(podfs_volume *vol)
 	return vol->be && vol->be->coherent;
 }
 
+PODFS_EXPORT int podfs_stats(podfs_volume *vol, struct podfs_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!vol->be)
+		return podfs_set_error(vol, EINVAL, "the volume is not attached");
+	if (vol->ops->stats)
+		vol->ops->stats(vol->be, st);
+	return 0;
+}
+
 bool podfs_wants_invalidate(const struct podfs_volume *vol)
 {
 	return vol->inval_fn != NULL;

@@ -24,14 +24,9 @@
 #include "backend.h"
 #include "podfs-private.h"
 
-/* Requests one connection keeps in flight, as the kernel's RPC client
- * keeps 65536 TCP slots at most and 2 at least: enough to fill a
- * connection with 1 MiB WRITEs and stay out of the server's way. */
-#define NFS_DEFAULT_SLOTS 64
-#define NFS_MAX_SLOTS 1024
-/* What a server reports for rsize/wsize is capped here: libnfs refuses an
- * incoming record larger than 1 MiB + 4 KiB (NFS_MAX_XFER_SIZE). */
-#define NFS_MAX_IO (1024 * 1024)
+/* What a server reports for rsize/wsize is capped at PODFS_MAX_IOSIZE:
+ * libnfs refuses an incoming record larger than 1 MiB + 4 KiB
+ * (NFS_MAX_XFER_SIZE). */
 #define NFS_MIN_IO 4096
 
 /* Between attempts to reach a server that is away, or that asked us to
@@ -85,22 +80,25 @@ struct nfs_obj {
 
 	pthread_mutex_t alock; /* O_APPEND writes of this mount, one by one */
 
-	/* Data written UNSTABLE, not yet committed: sent again if the server
-	 * answers COMMIT with another verifier (it restarted). Protected by
-	 * wlock. */
+	/* Data written UNSTABLE, not yet committed (commit.c): sent again
+	 * if the server answers COMMIT with another verifier (it
+	 * restarted). Protected by wlock. */
 	pthread_mutex_t wlock;
-	struct nfs_dirty *dirty, **dirty_tail;
+	struct nfs_chunk *dirty, *dirty_tail;
 	size_t dirty_bytes;
 	char verf[8];
 	bool verf_known;
 	bool verf_changed; /* a later WRITE answered another verifier */
 };
 
-struct nfs_dirty {
-	struct nfs_dirty *next;
-	uint64_t off;
-	size_t len;
-	char data[];
+/* A piece of memory uncommitted writes are copied into, records packed
+ * one after another; kept in the volume's pool once committed, so a
+ * stream of writes does not fault in new memory for every one. */
+#define NFS_CHUNK_SIZE (PODFS_MAX_IOSIZE + 64)
+struct nfs_chunk {
+	struct nfs_chunk *next;
+	size_t used;
+	char data[NFS_CHUNK_SIZE];
 };
 
 /* An open file. */
@@ -236,11 +234,16 @@ struct nfs_be {
 	pthread_mutex_t names; /* hints, opens, silly names */
 	struct nfs_obj *opened;
 
+	pthread_mutex_t pool_lock; /* the free chunks */
+	struct nfs_chunk *pool;
+	size_t pool_count;
+
 	struct nfs4_client client;
 
-	/* Counters, for tests and podfs-bench (podfs_nfs_stats). */
+	/* Counters, for tests and podfs-bench (podfs_stats). */
 	atomic_ulong n_calls, n_read, n_write, n_commit, n_read_bytes,
-		n_write_bytes;
+		n_write_bytes, n_resent, max_read, max_write;
+	atomic_uint max_in_flight;
 };
 
 #define NB(p) container_of(p, struct nfs_be, be)
@@ -266,6 +269,24 @@ void nfs_obj_put(struct nfs_be *nb, struct nfs_obj *o);
 /* Remembers DIR/NAME as a name of O. */
 void nfs_obj_hint(struct nfs_be *nb, struct nfs_obj *o,
 		  const struct nfs_fh *dir, const char *name);
+
+/* ---- uncommitted data and COMMIT (commit.c) ---------------------------- */
+/* Keeps what IO wrote UNSTABLE until a COMMIT, with its verifier. */
+int nfs_unstable_keep(struct nfs_be *nb, struct nfs_obj *o,
+		      const struct nfs_io *io);
+/* Whether O holds more uncommitted data than it should wait with. */
+bool nfs_unstable_full(struct nfs_obj *o);
+/* Makes O's data stable: COMMIT, and what the server may have lost in a
+ * restart (another verifier) sent again. 0 or -errno. */
+int nfs_commit(struct nfs_be *nb, struct nfs_obj *o);
+/* O is going: its uncommitted data too (a close that failed). */
+void nfs_unstable_drop(struct nfs_be *nb, struct nfs_obj *o);
+void nfs_pool_free(struct nfs_be *nb);
+/* Runs the N pieces IO[] together (main.c). 0 or the first error. */
+int nfs_io_run(struct nfs_be *nb, struct nfs_io *io, size_t n, bool write);
+
+/* Counts a READ or WRITE piece as it is sent. */
+void nfs_count_io(struct nfs_be *nb, const struct nfs_io *io);
 
 /* ---- the RPC engine (rpc.c) --------------------------------------------- */
 int nfs_conns_start(struct nfs_be *nb);

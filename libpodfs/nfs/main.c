@@ -19,10 +19,6 @@
 
 #define VOPS(nb) ((nb)->vers == 4 ? &nfs_v4_ops : &nfs_v3_ops)
 
-/* Unstable data a file may hold before a write commits it: what a server
- * restart could lose is kept here to be sent again. */
-#define NFS_MAX_UNCOMMITTED (64u * 1024 * 1024)
-
 /* ---- errors ---------------------------------------------------------------- */
 
 int nfs_fail(struct nfs_be *nb, int err, const char *fmt, ...)
@@ -131,22 +127,14 @@ struct nfs_obj *nfs_obj_new(struct nfs_be *nb, const void *fh, uint32_t len,
 	pthread_mutex_init(&o->sid_lock, NULL);
 	pthread_mutex_init(&o->alock, NULL);
 	pthread_mutex_init(&o->wlock, NULL);
-	o->dirty_tail = &o->dirty;
 	return o;
 }
 
 void nfs_obj_put(struct nfs_be *nb, struct nfs_obj *o)
 {
-	struct nfs_dirty *d, *next;
-
-	(void)nb;
 	if (!o || atomic_fetch_sub(&o->refs, 1) != 1)
 		return;
-	/* uncommitted data of a file no longer open (a failed close) */
-	for (d = o->dirty; d; d = next) {
-		next = d->next;
-		free(d);
-	}
+	nfs_unstable_drop(nb, o);
 	free(o->hint_name);
 	free(o->silly);
 	pthread_mutex_destroy(&o->lock);
@@ -218,6 +206,8 @@ static void nfs_be_free(struct nfs_be *nb)
 	pthread_mutex_destroy(&nb->client.lock);
 	pthread_mutex_destroy(&nb->client.owners_lock);
 	pthread_mutex_destroy(&nb->names);
+	nfs_pool_free(nb);
+	pthread_mutex_destroy(&nb->pool_lock);
 	free(nb->conns);
 	free(nb->server);
 	free(nb->export);
@@ -242,6 +232,7 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 	nb->be.ops = &podfs_nfs_backend;
 	nb->be.vol = vol;
 	pthread_mutex_init(&nb->names, NULL);
+	pthread_mutex_init(&nb->pool_lock, NULL);
 	pthread_mutex_init(&nb->client.lock, NULL);
 	pthread_mutex_init(&nb->client.owners_lock, NULL);
 	if (asprintf(&nb->prefix, "nfs://%s%s%s%s",
@@ -257,7 +248,7 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 	nb->port = cfg->port;
 	nb->mountport = cfg->mountport;
 	nb->soft = cfg->soft;
-	nb->slots = NFS_DEFAULT_SLOTS;
+	nb->slots = cfg->slots > 0 ? cfg->slots : PODFS_DEFAULT_SLOTS;
 	nb->nconn = cfg->nconnect < 1 ? 1 :
 		    cfg->nconnect > PODFS_MAX_NCONNECT ? PODFS_MAX_NCONNECT :
 							  cfg->nconnect;
@@ -265,7 +256,8 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 	nb->timeout_ms = ms > 0 && ms < 3600000 ? (int)ms : 3600000;
 	nb->uid = getuid();
 	nb->gid = getgid();
-	nb->rsize = nb->wsize = NFS_MAX_IO;
+	nb->rsize = cfg->rsize > 0 ? (uint32_t)cfg->rsize : PODFS_MAX_IOSIZE;
+	nb->wsize = cfg->wsize > 0 ? (uint32_t)cfg->wsize : PODFS_MAX_IOSIZE;
 	nb->namemax = 255;
 	nb->conns = calloc(nb->nconn, sizeof(*nb->conns));
 	if (!nb->server || !nb->export || !nb->conns) {
@@ -561,6 +553,23 @@ static int nfs_be_open(struct podfs_backend *be, struct podfs_bobj *obj,
 
 /* ---- reads and writes ------------------------------------------------------ */
 
+/*
+ * The size of the pieces a read or write of COUNT bytes goes out in: one
+ * per connection of the pool, so that the server works on them together
+ * (measured on ganesha: a 1 MiB read as four 256 KiB READs in flight at
+ * once is 1.3x one 1 MiB READ), but no smaller than 64 KiB nor larger
+ * than MAX (rsize or wsize).
+ */
+static uint32_t piece_size(struct nfs_be *nb, size_t count, uint32_t max)
+{
+	size_t piece = (count + (size_t)nb->nconn - 1) / (size_t)nb->nconn;
+
+	piece = (piece + 4095) & ~(size_t)4095;
+	if (piece < 65536)
+		piece = 65536;
+	return piece < max ? (uint32_t)piece : max;
+}
+
 /* Pieces of one read or write in flight together. */
 struct nfs_batch {
 	pthread_mutex_t lock;
@@ -579,12 +588,9 @@ static void batch_done(struct nfs_call *k)
 	pthread_mutex_unlock(&b->lock);
 }
 
-/*
- * Runs the N pieces IO[] together: each goes out on the next connection
- * of the pool, and a piece that failed in a way worth another attempt
- * goes again through nfs_run. 0 or the first error.
- */
-static int io_run(struct nfs_be *nb, struct nfs_io *io, size_t n, bool write)
+/* Each piece goes out on the next connection of the pool; one that
+ * failed in a way worth another attempt goes again through nfs_run. */
+int nfs_io_run(struct nfs_be *nb, struct nfs_io *io, size_t n, bool write)
 {
 	struct nfs_batch b = { .pending = 0 };
 	size_t i;
@@ -636,7 +642,8 @@ static ssize_t nfs_be_read(struct podfs_backend *be, struct podfs_bfile *file,
 {
 	struct nfs_be *nb = NB(be);
 	struct nfs_obj *o = OBJ(file->obj);
-	size_t n = (count + nb->rsize - 1) / nb->rsize, i, done = 0;
+	uint32_t piece = piece_size(nb, count, nb->rsize);
+	size_t n = (count + piece - 1) / piece, i, done = 0;
 	struct nfs_io stack[4], *io = n <= 4 ? stack : calloc(n, sizeof(*io));
 	int ret;
 
@@ -647,13 +654,13 @@ static ssize_t nfs_be_read(struct podfs_backend *be, struct podfs_bfile *file,
 	memset(io, 0, n * sizeof(*io));
 	for (i = 0; i < n; i++) {
 		io[i].obj = o;
-		io[i].buf = (char *)buf + i * nb->rsize;
-		io[i].off = (uint64_t)off + i * nb->rsize;
-		io[i].count = (uint32_t)(count - i * nb->rsize < nb->rsize ?
-						 count - i * nb->rsize :
-						 nb->rsize);
+		io[i].buf = (char *)buf + i * piece;
+		io[i].off = (uint64_t)off + i * piece;
+		io[i].count = (uint32_t)(count - i * piece < piece ?
+						 count - i * piece :
+						 piece);
 	}
-	ret = io_run(nb, io, n, false);
+	ret = nfs_io_run(nb, io, n, false);
 	/* Short only at the end of the file: the first short piece ends it
 	 * (a server may answer less than asked: read the rest). */
 	for (i = 0; !ret && i < n; i++) {
@@ -677,38 +684,8 @@ static ssize_t nfs_be_read(struct podfs_backend *be, struct podfs_bfile *file,
 	}
 	if (io != stack)
 		free(io);
-	atomic_fetch_add(&nb->n_read_bytes, done);
 	return ret ? ret : (ssize_t)done;
 }
-
-/* Keeps what IO wrote UNSTABLE until a COMMIT; notes its verifier. */
-static int keep_unstable(struct nfs_be *nb, struct nfs_obj *o,
-			 struct nfs_io *io)
-{
-	struct nfs_dirty *d;
-
-	d = malloc(sizeof(*d) + io->done);
-	if (!d)
-		return nfs_fail(nb, ENOMEM, "out of memory");
-	d->next = NULL;
-	d->off = io->off;
-	d->len = io->done;
-	memcpy(d->data, io->buf, io->done);
-	pthread_mutex_lock(&o->wlock);
-	if (!o->verf_known) {
-		memcpy(o->verf, io->verf, 8);
-		o->verf_known = true;
-	} else if (memcmp(o->verf, io->verf, 8)) {
-		o->verf_changed = true;
-	}
-	*o->dirty_tail = d;
-	o->dirty_tail = &d->next;
-	o->dirty_bytes += d->len;
-	pthread_mutex_unlock(&o->wlock);
-	return 0;
-}
-
-static int commit_obj(struct nfs_be *nb, struct nfs_obj *o);
 
 static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
 			    const void *buf, size_t count, off_t off)
@@ -716,7 +693,8 @@ static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
 	struct nfs_be *nb = NB(be);
 	struct nfs_file *f = NFILE(file);
 	struct nfs_obj *o = OBJ(file->obj);
-	size_t n = (count + nb->wsize - 1) / nb->wsize, i, done = 0;
+	uint32_t piece = piece_size(nb, count, nb->wsize);
+	size_t n = (count + piece - 1) / piece, i, done = 0;
 	struct nfs_io stack[4], *io;
 	bool stable = f->flags & (O_SYNC | O_DSYNC);
 	bool append = f->flags & O_APPEND;
@@ -740,14 +718,14 @@ static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
 	memset(io, 0, n * sizeof(*io));
 	for (i = 0; i < n; i++) {
 		io[i].obj = o;
-		io[i].buf = (char *)buf + i * nb->wsize;
-		io[i].off = (uint64_t)off + i * nb->wsize;
-		io[i].count = (uint32_t)(count - i * nb->wsize < nb->wsize ?
-						 count - i * nb->wsize :
-						 nb->wsize);
+		io[i].buf = (char *)buf + i * piece;
+		io[i].off = (uint64_t)off + i * piece;
+		io[i].count = (uint32_t)(count - i * piece < piece ?
+						 count - i * piece :
+						 piece);
 		io[i].stable = stable;
 	}
-	ret = io_run(nb, io, n, true);
+	ret = nfs_io_run(nb, io, n, true);
 	for (i = 0; !ret && i < n; i++) {
 		if (io[i].done != io[i].count) {
 			/* A server writes all or fails (RFC 1813 allows less;
@@ -759,82 +737,23 @@ static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
 		}
 		done += io[i].done;
 		if (io[i].committed != FILE_SYNC)
-			ret = keep_unstable(nb, o, &io[i]);
+			ret = nfs_unstable_keep(nb, o, &io[i]);
 	}
 out:
 	if (append)
 		pthread_mutex_unlock(&o->alock);
 	if (io != stack)
 		free(io);
-	if (!ret && o->dirty_bytes > NFS_MAX_UNCOMMITTED)
-		ret = commit_obj(nb, o);
-	atomic_fetch_add(&nb->n_write_bytes, done);
+	if (!ret && nfs_unstable_full(o))
+		ret = nfs_commit(nb, o);
 	return ret ? ret : (ssize_t)done;
-}
-
-/* Sends D again, FILE_SYNC: the server lost it (a restart). */
-static int resend(struct nfs_be *nb, struct nfs_obj *o, struct nfs_dirty *d)
-{
-	struct nfs_io io = { .obj = o, .buf = d->data, .off = d->off,
-			     .count = (uint32_t)d->len, .stable = true };
-	size_t off;
-	int ret;
-
-	for (off = 0; off < d->len; off += nb->wsize) {
-		io.buf = d->data + off;
-		io.off = d->off + off;
-		io.count = (uint32_t)(d->len - off < nb->wsize ? d->len - off :
-								  nb->wsize);
-		ret = io_run(nb, &io, 1, true);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-/*
- * Makes O's data stable on the server: COMMIT, and where its verifier is
- * not the one the WRITEs were answered with (the server restarted and may
- * have lost them), the uncommitted data sent again, FILE_SYNC.
- */
-static int commit_obj(struct nfs_be *nb, struct nfs_obj *o)
-{
-	struct nfs_dirty *d, *next;
-	char verf[8];
-	bool lost;
-	int ret;
-
-	pthread_mutex_lock(&o->wlock);
-	if (!o->dirty) {
-		pthread_mutex_unlock(&o->wlock);
-		return 0;
-	}
-	ret = VOPS(nb)->commit(nb, o, verf);
-	if (!ret) {
-		lost = o->verf_changed || memcmp(verf, o->verf, 8);
-		for (d = o->dirty; lost && d && !ret; d = d->next)
-			ret = resend(nb, o, d);
-	}
-	if (!ret) {
-		for (d = o->dirty; d; d = next) {
-			next = d->next;
-			free(d);
-		}
-		o->dirty = NULL;
-		o->dirty_tail = &o->dirty;
-		o->dirty_bytes = 0;
-		o->verf_known = false;
-		o->verf_changed = false;
-	}
-	pthread_mutex_unlock(&o->wlock);
-	return ret;
 }
 
 static int nfs_be_fsync(struct podfs_backend *be, struct podfs_bfile *file,
 			int datasync)
 {
 	(void)datasync;
-	return commit_obj(NB(be), OBJ(file->obj));
+	return nfs_commit(NB(be), OBJ(file->obj));
 }
 
 /* ---- NFSv3: removing a name that is open ------------------------------------ */
@@ -949,7 +868,7 @@ static int nfs_be_close(struct podfs_backend *be, struct podfs_bfile *file)
 	int ret;
 
 	/* close-to-open: what was written is stable before close returns */
-	ret = commit_obj(nb, o);
+	ret = nfs_commit(nb, o);
 	VOPS(nb)->close(nb, o);
 	file_closed(nb, o);
 	free(f);
@@ -1067,6 +986,45 @@ static int nfs_be_statfs(struct podfs_backend *be, struct podfs_bobj *obj,
 	return VOPS(nb)->statfs(nb, nb->root, st);
 }
 
+static void atomic_max(atomic_ulong *m, unsigned long v)
+{
+	unsigned long old = atomic_load(m);
+
+	while (v > old && !atomic_compare_exchange_weak(m, &old, v))
+		;
+}
+
+void nfs_count_io(struct nfs_be *nb, const struct nfs_io *io)
+{
+	if (io->write) {
+		atomic_fetch_add(&nb->n_write, 1);
+		atomic_fetch_add(&nb->n_write_bytes, io->count);
+		atomic_max(&nb->max_write, io->count);
+	} else {
+		atomic_fetch_add(&nb->n_read, 1);
+		atomic_fetch_add(&nb->n_read_bytes, io->count);
+		atomic_max(&nb->max_read, io->count);
+	}
+}
+
+static void nfs_be_stats(struct podfs_backend *be, struct podfs_stats *st)
+{
+	struct nfs_be *nb = NB(be);
+
+	st->calls = atomic_load(&nb->n_calls);
+	st->reads = atomic_load(&nb->n_read);
+	st->writes = atomic_load(&nb->n_write);
+	st->commits = atomic_load(&nb->n_commit);
+	st->read_bytes = atomic_load(&nb->n_read_bytes);
+	st->write_bytes = atomic_load(&nb->n_write_bytes);
+	st->max_read = atomic_load(&nb->max_read);
+	st->max_write = atomic_load(&nb->max_write);
+	st->resent = atomic_load(&nb->n_resent);
+	st->max_in_flight = atomic_load(&nb->max_in_flight);
+	st->rsize = nb->rsize;
+	st->wsize = nb->wsize;
+}
+
 const struct podfs_backend_ops podfs_nfs_backend = {
 	.version = PODFS_BACKEND_OPS_VERSION,
 	.name = "nfs",
@@ -1094,5 +1052,6 @@ const struct podfs_backend_ops podfs_nfs_backend = {
 	.write = nfs_be_write,
 	.fsync = nfs_be_fsync,
 	.close = nfs_be_close,
+	.stats = nfs_be_stats,
 	/* xattrs: NFSv3 has none; NFSv4.0 none either (RFC 8276 is 4.2). */
 };

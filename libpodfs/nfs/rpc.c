@@ -505,7 +505,8 @@ static int call_send(struct nfs_be *nb, struct nfs_call *k)
 		snprintf(k->msg, sizeof(k->msg), "%s", rpc_get_error(c->rpc));
 		return -EIO;
 	}
-	c->inflight++;
+	if (++c->inflight > (int)atomic_load(&nb->max_in_flight))
+		atomic_store(&nb->max_in_flight, (unsigned int)c->inflight);
 	atomic_fetch_add(&nb->n_calls, 1);
 	conn_flush(c);
 	return 0;

@@ -1016,6 +1016,7 @@ static int v3_io_send(struct nfs_call *k, struct rpc_context *rpc, rpc_cb cb)
 {
 	struct nfs_io *io = container_of(k, struct nfs_io, call);
 
+	nfs_count_io(k->conn->nb, io);
 	if (io->write) {
 		WRITE3args a = {
 			.file = fh3(&io->obj->fh),

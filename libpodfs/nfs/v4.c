@@ -1222,6 +1222,7 @@ static int v4_io_send(struct nfs_call *k, struct rpc_context *rpc, rpc_cb cb)
 	COMPOUND4args args = { .minorversion = 0 };
 	nfs_argop4 ops[2];
 
+	nfs_count_io(k->conn->nb, io);
 	io->stateid = nfs4_stateid(io->obj);
 	memset(ops, 0, sizeof(ops));
 	ops[0].argop = OP_PUTFH;

@@ -100,6 +100,23 @@ int podfs_set_invalidate(podfs_volume *vol, podfs_invalidate_fn fn,
  * revalidate at each open). */
 int podfs_coherent(podfs_volume *vol);
 
+/* What an attached volume has sent its server so far, for tests and
+ * benchmarks. Counters only grow; an op sent again after a fault counts
+ * again. CephFS volumes leave the counters 0 (libcephfs keeps its own). */
+struct podfs_stats {
+	uint64_t calls;		/* requests sent (NFS: RPCs, COMPOUNDs) */
+	uint64_t reads, writes, commits; /* READ, WRITE, COMMIT requests */
+	uint64_t read_bytes, write_bytes;
+	uint64_t max_read, max_write; /* largest READ, WRITE sent, bytes */
+	uint64_t resent;	/* COMMITs that found a server restarted and
+				 * sent the uncommitted data again */
+	uint32_t max_in_flight;	/* most requests outstanding at once on
+				 * one connection */
+	uint32_t rsize, wsize;	/* bytes a READ, WRITE carries at most */
+};
+/* Fills ST: 0, or -EINVAL when VOL is not attached. */
+int podfs_stats(podfs_volume *vol, struct podfs_stats *st);
+
 /* ---- Inode level (what a FUSE low-level filesystem needs) -------------- */
 /* Inode numbers come from lookups: each call that fills a podfs_entry adds
  * one lookup reference, released with podfs_ll_forget. */
