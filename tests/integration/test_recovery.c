@@ -3,7 +3,8 @@
  * a real nfs-ganesha of the test's own (tests/servers/nfs-server.sh in a
  * scratch directory, restarted on the same ports): hard mounts wait and
  * then succeed with the right data; soft ones fail in bounded time and
- * work again once the server is back.
+ * work again once the server is back; data a restart lost before its
+ * COMMIT is sent again.
  */
 #include <check.h>
 #include <podfs/podfs.h>
@@ -32,7 +33,7 @@ extern char **environ;
 /* How long `restart` keeps the server down. */
 #define DOWN_SECONDS "2"
 /* The server's NFSv4 lease: short, so that an idle open file outlives
- * it within the test (libnfs 4.0 never renews a lease). */
+ * it within the test (podfs must renew it). */
 #define LEASE_SECONDS 3
 
 #define PODFS_STR_(x) #x
@@ -700,11 +701,13 @@ END_TEST
 
 /* ---- NFSv4: an open file outliving its lease ----------------------------- */
 
-/* libnfs 4.0 does not renew the lease: a file left open and idle longer
- * than it loses its open state on the server (NFS4ERR_EXPIRED), which
- * the backend recovers from like from a restart. */
+/* A file left open and idle longer than the lease keeps its open state:
+ * podfs renews the lease (RENEW, a third of the lease apart), so the
+ * first read after the idle time is one READ, not a recovery (new client
+ * id, OPENs and their confirmations, then the READ). */
 START_TEST(test_lease_expiry_v4)
 {
+	struct podfs_stats s0, s1, s2;
 	unsigned char data[FILE_SIZE];
 	char name[128];
 	podfs_volume *v;
@@ -714,9 +717,22 @@ START_TEST(test_lease_expiry_v4)
 	v = attach(4, NULL);
 	snprintf(name, sizeof(name), "/lease-%d", (int)getpid());
 	f = make_file(v, name, 11, data);
+	OK(v, podfs_stats(v, &s0));
 	sleep_s(2 * LEASE_SECONDS + 1);
+	OK(v, podfs_stats(v, &s1));
+	ck_assert_msg(s1.calls - s0.calls >= 2,
+		      "%llu requests while idle for %d s: the lease of %d s "
+		      "was not renewed",
+		      (unsigned long long)(s1.calls - s0.calls),
+		      2 * LEASE_SECONDS + 1, LEASE_SECONDS);
 	t0 = now_mono();
 	expect_file(v, f, data, "an open file idle longer than its lease");
+	OK(v, podfs_stats(v, &s2));
+	/* one READ, maybe beside a RENEW */
+	ck_assert_msg(s2.calls - s1.calls <= 2,
+		      "the first read after the idle time took %llu requests: "
+		      "the open state was lost and recovered",
+		      (unsigned long long)(s2.calls - s1.calls));
 	fprintf(stderr, "NFSv4: read of a file idle for %d s (lease %d s) "
 		"took %.2f s\n", 2 * LEASE_SECONDS + 1, LEASE_SECONDS,
 		now_mono() - t0);
@@ -728,6 +744,69 @@ START_TEST(test_lease_expiry_v4)
 	expect_on_server(name + 1, data);
 	OK(v, podfs_unlink(v, name));
 	podfs_free(v);
+}
+END_TEST
+
+/* ---- stable writes: what a restart lost is sent again ---------------------- */
+
+/*
+ * Data written UNSTABLE lives in the server's memory until a COMMIT; a
+ * server that crashes loses it, and says so with a new write verifier.
+ * The test makes that loss real: while the server is down it zeroes the
+ * file on disk (what a crash before the data reached the disk leaves),
+ * and fsync afterwards must bring the data back, byte for byte.
+ */
+static void commit_after_restart(int vers)
+{
+	unsigned char data[FILE_SIZE], zeros[FILE_SIZE];
+	struct podfs_stats before, after;
+	char name[256], path[2048];
+	podfs_volume *v;
+	podfs_file *f;
+	FILE *disk;
+
+	v = attach(vers, NULL);
+	snprintf(name, sizeof(name), "/commit%d-%d", vers, (int)getpid());
+	OK(v, podfs_open(v, name, O_RDWR | O_CREAT | O_TRUNC, 0644, &f));
+	fill(data, FILE_SIZE, 40 + vers, 1);
+	ck_assert_msg(podfs_pwrite(v, f, data, FILE_SIZE, 0) == FILE_SIZE,
+		      "write %s: %s", name, podfs_errmsg(v));
+
+	server_do("down", NULL);
+	memset(zeros, 0, sizeof(zeros));
+	snprintf(path, sizeof(path), "%s%s", export_dir, name);
+	disk = fopen(path, "r+b");
+	ck_assert_msg(disk, "%s: %s", path, strerror(errno));
+	ck_assert(fwrite(zeros, 1, sizeof(zeros), disk) == sizeof(zeros));
+	ck_assert(fclose(disk) == 0);
+	/* the server's write verifier comes from its start time */
+	sleep_s(1.1);
+	server_do("up", NULL);
+
+	OK(v, podfs_stats(v, &before));
+	OK(v, podfs_fsync(v, f, 0));
+	OK(v, podfs_stats(v, &after));
+	ck_assert_msg(after.resent > before.resent,
+		      "NFSv%d: fsync after a restart did not send the "
+		      "uncommitted data again", vers);
+	expect_on_server(name + 1, data);
+	expect_file(v, f, data, "read back after the restart");
+	OK(v, podfs_close(v, f));
+	OK(v, podfs_unlink(v, name));
+	podfs_free(v);
+	fprintf(stderr, "NFSv%d: fsync after a server restart sent the "
+		"uncommitted data again\n", vers);
+}
+
+START_TEST(test_commit_restart_v3)
+{
+	commit_after_restart(3);
+}
+END_TEST
+
+START_TEST(test_commit_restart_v4)
+{
+	commit_after_restart(4);
 }
 END_TEST
 
@@ -756,6 +835,13 @@ static Suite *recovery_suite(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_soft_down_v3);
 	tcase_add_test(tc, test_soft_down_v4);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("commit");
+	tcase_add_checked_fixture(tc, server_up, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_commit_restart_v3);
+	tcase_add_test(tc, test_commit_restart_v4);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lease");
