@@ -58,6 +58,13 @@ struct podfs_backend_ops {
 	int (*lookup)(struct podfs_backend *be, struct podfs_bobj *dir,
 		      const char *name, struct podfs_bobj **obj,
 		      struct stat *st);
+	/* Looks up PATH ("a/b/c": names only, no "." or "..") from DIR in
+	 * as few requests as the backend can: OBJ and ST are the last
+	 * name's; -ENOTDIR when a name before it is not a directory. NULL:
+	 * the core looks each name up. */
+	int (*lookup_path)(struct podfs_backend *be, struct podfs_bobj *dir,
+			   const char *path, struct podfs_bobj **obj,
+			   struct stat *st);
 	/* The core found an object it already knows (same key) under a new
 	 * name: OLD stays, NEW is released. A path-based backend points OLD
 	 * at NEW's name, since the name it had may be gone. */

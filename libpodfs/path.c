@@ -1,12 +1,13 @@
 /*
  * The path level of libpodfs, for programs that link the library: each
- * call walks its path with podfs_ll_lookup from the root and lets go of
- * the inodes it looked up before it returns.
+ * call looks its path up from the root (in one request where the backend
+ * can) and lets go of the inodes it looked up before it returns.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,45 +47,67 @@ static int next_name(podfs_volume *vol, struct walker *w)
 	}
 }
 
+/* PATH's names, checked, joined by '/' into NAMES ("" for the root), and
+ * where its last name starts: a backend may look them up in one request
+ * (NFSv4: one COMPOUND). */
+static int clean_path(podfs_volume *vol, const char *path, char **names,
+		      size_t *last)
+{
+	struct walker w = { .p = path ? path : "" };
+	size_t len = 0;
+	char *out;
+	int ret;
+
+	out = malloc(strlen(w.p) + 1);
+	if (!out)
+		return podfs_set_error(vol, ENOMEM, "out of memory");
+	*last = 0;
+	while ((ret = next_name(vol, &w)) == 1) {
+		if (len)
+			out[len++] = '/';
+		*last = len;
+		memcpy(out + len, w.name, strlen(w.name));
+		len += strlen(w.name);
+	}
+	out[len] = '\0';
+	if (ret < 0) {
+		free(out);
+		return ret;
+	}
+	*names = out;
+	return 0;
+}
+
 /* Looks up every name of PATH but the last: *DIR is the parent (holding a
  * lookup reference unless it is the root), NAME the last name ("" for the
  * root itself). */
 static int walk_parent(podfs_volume *vol, const char *path, uint64_t *dir,
 		       char name[256])
 {
-	struct walker w = { .p = path ? path : "" };
-	uint64_t cur = PODFS_ROOT_INO;
+	struct podfs_entry e;
+	size_t last;
+	char *names;
 	int ret;
 
-	name[0] = '\0';
-	while ((ret = next_name(vol, &w)) == 1) {
-		struct podfs_entry e;
-
-		if (!name[0]) {
-			memcpy(name, w.name, sizeof(w.name));
-			continue;
-		}
-		ret = podfs_ll_lookup(vol, cur, name, &e);
-		if (cur != PODFS_ROOT_INO)
-			podfs_ll_forget(vol, cur, 1);
-		if (ret)
-			return ret;
-		if (!S_ISDIR(e.attr.st_mode)) {
-			podfs_ll_forget(vol, e.ino, 1);
-			return podfs_set_error(vol, ENOTDIR,
-					       "'%s' in '%s' is not a directory",
-					       name, path);
-		}
-		cur = e.ino;
-		memcpy(name, w.name, sizeof(w.name));
-	}
-	if (ret < 0) {
-		if (cur != PODFS_ROOT_INO)
-			podfs_ll_forget(vol, cur, 1);
+	ret = clean_path(vol, path, &names, &last);
+	if (ret)
 		return ret;
+	snprintf(name, 256, "%s", names + last);
+	*dir = PODFS_ROOT_INO;
+	if (last) {
+		names[last - 1] = '\0';
+		ret = podfs_ll_lookup_path(vol, PODFS_ROOT_INO, names, &e);
+		if (!ret && !S_ISDIR(e.attr.st_mode)) {
+			podfs_ll_forget(vol, e.ino, 1);
+			ret = podfs_set_error(vol, ENOTDIR,
+					      "'%s' in '%s' is not a directory",
+					      names, path);
+		}
+		if (!ret)
+			*dir = e.ino;
 	}
-	*dir = cur;
-	return 0;
+	free(names);
+	return ret;
 }
 
 static void put_dir(podfs_volume *vol, uint64_t dir)
@@ -94,21 +117,23 @@ static void put_dir(podfs_volume *vol, uint64_t dir)
 }
 
 /* The inode of PATH itself, with a lookup reference unless it is the
- * root; release with put_dir. */
+ * root; release with put_dir. All its names in one go. */
 static int walk(podfs_volume *vol, const char *path, struct podfs_entry *e)
 {
-	uint64_t dir;
-	char name[256];
-	int ret = walk_parent(vol, path, &dir, name);
+	size_t last;
+	char *names;
+	int ret;
 
+	ret = clean_path(vol, path, &names, &last);
 	if (ret)
 		return ret;
-	if (!name[0]) {
+	if (!names[0]) {
 		e->ino = PODFS_ROOT_INO;
-		return podfs_ll_getattr(vol, PODFS_ROOT_INO, &e->attr);
+		ret = podfs_ll_getattr(vol, PODFS_ROOT_INO, &e->attr);
+	} else {
+		ret = podfs_ll_lookup_path(vol, PODFS_ROOT_INO, names, e);
 	}
-	ret = podfs_ll_lookup(vol, dir, name, e);
-	put_dir(vol, dir);
+	free(names);
 	return ret;
 }
 
@@ -126,41 +151,59 @@ static int walk_to_name(podfs_volume *vol, const char *path, uint64_t *dir,
 	return 0;
 }
 
+/* Opens E, found at PATH (its lookup reference is let go of). */
+static int open_found(podfs_volume *vol, const char *path, int flags,
+		      struct podfs_entry *e, podfs_file **file)
+{
+	int ret;
+
+	if (S_ISLNK(e->attr.st_mode))
+		ret = podfs_set_error(vol, ELOOP,
+				      "'%s' is a symlink (not followed)", path);
+	else if (S_ISDIR(e->attr.st_mode) && (flags & O_ACCMODE) != O_RDONLY)
+		ret = podfs_set_error(vol, EISDIR, "'%s' is a directory", path);
+	else
+		ret = podfs_ll_open(vol, e->ino, flags, file);
+	/* the open file holds the inode itself */
+	podfs_ll_forget(vol, e->ino, 1);
+	return ret;
+}
+
 PODFS_EXPORT int podfs_open(podfs_volume *vol, const char *path, int flags,
 			    mode_t mode, podfs_file **file)
 {
 	struct podfs_entry e;
 	uint64_t dir;
 	char name[256];
-	int ret = walk_to_name(vol, path, &dir, name);
+	int ret;
 
+	if (!(flags & O_CREAT)) {
+		/* an existing file: its whole path in one go */
+		ret = walk(vol, path, &e);
+		if (ret)
+			return ret;
+		if (e.ino == PODFS_ROOT_INO)
+			return podfs_set_error(vol, EINVAL,
+					       "'%s' names the volume's root",
+					       path);
+		return open_found(vol, path, flags, &e, file);
+	}
+	ret = walk_to_name(vol, path, &dir, name);
 	if (ret)
 		return ret;
-	if (flags & O_CREAT) {
-		ret = podfs_ll_create(vol, dir, name, mode, flags, NULL, &e,
-				      file);
-		/* an existing file is opened as open(2) does */
-		if (ret != -EEXIST || flags & O_EXCL) {
-			put_dir(vol, dir);
-			if (!ret)
-				podfs_ll_forget(vol, e.ino, 1);
-			return ret;
-		}
+	ret = podfs_ll_create(vol, dir, name, mode, flags, NULL, &e, file);
+	/* an existing file is opened as open(2) does */
+	if (ret != -EEXIST || flags & O_EXCL) {
+		put_dir(vol, dir);
+		if (!ret)
+			podfs_ll_forget(vol, e.ino, 1);
+		return ret;
 	}
 	ret = podfs_ll_lookup(vol, dir, name, &e);
 	put_dir(vol, dir);
 	if (ret)
 		return ret;
-	if (S_ISLNK(e.attr.st_mode))
-		ret = podfs_set_error(vol, ELOOP,
-				      "'%s' is a symlink (not followed)", path);
-	else if (S_ISDIR(e.attr.st_mode) && (flags & O_ACCMODE) != O_RDONLY)
-		ret = podfs_set_error(vol, EISDIR, "'%s' is a directory", path);
-	else
-		ret = podfs_ll_open(vol, e.ino, flags, file);
-	/* the open file holds the inode itself */
-	podfs_ll_forget(vol, e.ino, 1);
-	return ret;
+	return open_found(vol, path, flags, &e, file);
 }
 
 PODFS_EXPORT int podfs_close(podfs_volume *vol, podfs_file *file)

@@ -74,6 +74,12 @@ int podfs_config_parse(struct podfs_config *cfg, const char *source,
 int podfs_set_error(struct podfs_volume *vol, int err, const char *fmt, ...)
 	PODFS_PRINTF(3, 4);
 
+/* podfs_ll_lookup of every name of PATH ("a/b/c", names checked by the
+ * caller), one inside the other: OUT is the last one's, with a lookup
+ * reference (path.c). */
+int podfs_ll_lookup_path(struct podfs_volume *vol, uint64_t parent,
+			 const char *path, struct podfs_entry *out);
+
 /* The next entry of a directory stream after "." and "..": 1, or 0 at
  * the end (path.c's podfs_readdir). */
 int podfs_dir_next(struct podfs_volume *vol, struct podfs_dir *dir,

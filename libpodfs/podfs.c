@@ -584,6 +584,39 @@ static int check_writable(struct podfs_volume *vol)
 	return 0;
 }
 
+/* PATH's names one by one, for backends without lookup_path. */
+static int podfs_ll_lookup_names(struct podfs_volume *vol, uint64_t parent,
+				 const char *path, struct podfs_entry *out)
+{
+	char name[256];
+	uint64_t cur = parent;
+	const char *p = path;
+	size_t len;
+	int ret;
+
+	for (;;) {
+		len = strcspn(p, "/");
+		if (len >= sizeof(name))
+			return podfs_set_error(vol, ENAMETOOLONG,
+					       "name '%.40s...' is too long", p);
+		memcpy(name, p, len);
+		name[len] = '\0';
+		ret = podfs_ll_lookup(vol, cur, name, out);
+		if (cur != parent)
+			podfs_ll_forget(vol, cur, 1);
+		if (ret || !p[len])
+			return ret;
+		if (!S_ISDIR(out->attr.st_mode)) {
+			podfs_ll_forget(vol, out->ino, 1);
+			return podfs_set_error(vol, ENOTDIR,
+					       "'%s' in '%s' is not a directory",
+					       name, path);
+		}
+		cur = out->ino;
+		p += len + 1;
+	}
+}
+
 PODFS_EXPORT int podfs_ll_lookup(podfs_volume *vol, uint64_t parent,
 				 const char *name, struct podfs_entry *out)
 {
@@ -605,6 +638,26 @@ PODFS_EXPORT int podfs_ll_lookup(podfs_volume *vol, uint64_t parent,
 	inode_put(vol, dir);
 	if (ret)
 		return ensure_error(vol, ret, name);
+	return inode_from_obj(vol, obj, &st, 0, out, NULL);
+}
+
+int podfs_ll_lookup_path(struct podfs_volume *vol, uint64_t parent,
+			 const char *path, struct podfs_entry *out)
+{
+	struct podfs_inode *dir;
+	struct podfs_bobj *obj;
+	struct stat st;
+	int ret;
+
+	if (!strchr(path, '/') || !vol->ops->lookup_path)
+		return podfs_ll_lookup_names(vol, parent, path, out);
+	ret = inode_get(vol, parent, &dir);
+	if (ret)
+		return ret;
+	ret = vol->ops->lookup_path(vol->be, dir->obj, path, &obj, &st);
+	inode_put(vol, dir);
+	if (ret)
+		return ensure_error(vol, ret, path);
 	return inode_from_obj(vol, obj, &st, 0, out, NULL);
 }
 

@@ -338,6 +338,10 @@ struct nfs_vops {
 	int (*getattr)(struct nfs_be *nb, struct nfs_obj *o, struct stat *st);
 	int (*lookup)(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
 		      struct nfs_obj **obj, struct stat *st);
+	/* NULL: a lookup per name */
+	int (*lookup_path)(struct nfs_be *nb, struct nfs_obj *dir,
+			   const char *path, struct nfs_obj **obj,
+			   struct stat *st);
 	int (*setattr)(struct nfs_be *nb, struct nfs_obj *o,
 		       struct nfs_file *f, const struct stat *attr, int to_set,
 		       struct stat *out);

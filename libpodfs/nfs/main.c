@@ -338,6 +338,51 @@ static int nfs_be_lookup(struct podfs_backend *be, struct podfs_bobj *dir,
 	return ret;
 }
 
+static int nfs_be_lookup_path(struct podfs_backend *be, struct podfs_bobj *dir,
+			      const char *path, struct podfs_bobj **obj,
+			      struct stat *st)
+{
+	struct nfs_be *nb = NB(be);
+	struct nfs_obj *at = OBJ(dir), *o = NULL;
+	char name[256];
+	const char *p = path;
+	size_t len;
+	int ret;
+
+	if (VOPS(nb)->lookup_path) {
+		ret = VOPS(nb)->lookup_path(nb, at, path, &o, st);
+		if (!ret)
+			*obj = &o->b;
+		return ret;
+	}
+	/* NFSv3: a LOOKUP per name, as the protocol has it */
+	for (;;) {
+		len = strcspn(p, "/");
+		if (len >= sizeof(name))
+			return nfs_fail(nb, ENAMETOOLONG, "lookup %s: name too long",
+					path);
+		memcpy(name, p, len);
+		name[len] = '\0';
+		ret = VOPS(nb)->lookup(nb, at, name, &o, st);
+		if (at != OBJ(dir))
+			nfs_obj_put(nb, at);
+		if (ret)
+			return ret;
+		if (!p[len])
+			break;
+		if (!S_ISDIR(st->st_mode)) {
+			nfs_obj_put(nb, o);
+			return nfs_fail(nb, ENOTDIR,
+					"lookup %s: %s is not a directory", path,
+					name);
+		}
+		at = o;
+		p += len + 1;
+	}
+	*obj = &o->b;
+	return 0;
+}
+
 /* The core already knows the object NEW names: OLD takes its name. */
 static void nfs_be_merge(struct podfs_backend *be, struct podfs_bobj *old_obj,
 			 struct podfs_bobj *new_obj)
@@ -1032,6 +1077,7 @@ const struct podfs_backend_ops podfs_nfs_backend = {
 	.detach = nfs_be_detach,
 	.root = nfs_be_root,
 	.lookup = nfs_be_lookup,
+	.lookup_path = nfs_be_lookup_path,
 	.merge = nfs_be_merge,
 	.put = nfs_be_put,
 	.getattr = nfs_be_getattr,

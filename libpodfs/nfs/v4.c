@@ -45,8 +45,8 @@ struct v4call {
 	stateid4 sent_sid;
 
 	/* results */
-	struct nfs_fh fh;
-	bool has_fh;
+	struct nfs_fh fh, fh_prev; /* the last GETFH's, the one before */
+	bool has_fh, has_prev;
 	struct stat st;
 	bool has_st;
 	stateid4 stateid;      /* OPEN, OPEN_CONFIRM */
@@ -570,6 +570,8 @@ static void v4_reply(struct nfs_call *k, void *data)
 					      .object;
 
 			if (h->nfs_fh4_len <= sizeof(c->fh.data)) {
+				c->fh_prev = c->fh;
+				c->has_prev = c->has_fh;
 				c->fh.len = h->nfs_fh4_len;
 				memcpy(c->fh.data, h->nfs_fh4_val, c->fh.len);
 				c->has_fh = true;
@@ -733,6 +735,77 @@ static int v4_lookup(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
 	if (ret)
 		return ret;
 	return v4_result(nb, &c, dir, name, obj, st);
+}
+
+/*
+ * The names of PATH one inside the other, from DIR: one COMPOUND for up
+ * to V4_PATH_NAMES of them (PUTFH; LOOKUP...; GETFH; LOOKUP; GETFH;
+ * GETATTR, the first GETFH for the last name's directory).
+ */
+#define V4_PATH_NAMES (V4_MAXOPS - 4)
+
+static int v4_lookup_path(struct nfs_be *nb, struct nfs_obj *dir,
+			  const char *path, struct nfs_obj **obj,
+			  struct stat *st)
+{
+	char *names = strdup(path), *name[V4_PATH_NAMES], *p, *save = NULL;
+	struct nfs_fh at = dir->fh;
+	struct nfs_obj *o;
+	struct v4call c;
+	int n = 0, i, ret = 0;
+
+	if (!names)
+		return nfs_fail(nb, ENOMEM, "out of memory");
+	p = strtok_r(names, "/", &save);
+	if (!p) {
+		free(names);
+		return nfs_fail(nb, EINVAL, "lookup of an empty path");
+	}
+	while (p && !ret) {
+		for (n = 0; p && n < V4_PATH_NAMES; n++) {
+			name[n] = p;
+			p = strtok_r(NULL, "/", &save);
+		}
+		nfs4_call_init(&c, "lookup");
+		op_putfh(&c, &at);
+		for (i = 0; i < n; i++) {
+			if (i == n - 1)
+				op_getfh(&c);
+			op_lookup(&c, name[i]);
+		}
+		op_getfh(&c);
+		op_getattr(&c, attrs_stat);
+		ret = nfs_run(nb, &c.k);
+		if (ret == -ELOOP || ret == -ENOTDIR) {
+			/* through a symlink or a file: not a directory */
+			ret = nfs_fail(nb, ENOTDIR,
+				       "lookup %s: a name before the last is not a directory",
+				       path);
+		} else if (ret) {
+			ret = nfs_call_fail(nb, &c.k, path);
+		} else if (!c.has_fh || !c.has_prev || !c.has_st) {
+			ret = nfs_fail(nb, EIO, "lookup %s: the server's answer lacks handles or attributes",
+				       path);
+		} else if (p && !S_ISDIR(c.st.st_mode)) {
+			ret = nfs_fail(nb, ENOTDIR,
+				       "lookup %s: %s is not a directory", path,
+				       name[n - 1]);
+		}
+		at = c.fh;
+	}
+	if (!ret) {
+		o = nfs_obj_new(nb, c.fh.data, c.fh.len, c.st.st_ino,
+				c.st.st_mode);
+		if (!o)
+			ret = -ENOMEM;
+		else {
+			nfs_obj_hint(nb, o, &c.fh_prev, name[n - 1]);
+			*obj = o;
+			*st = c.st;
+		}
+	}
+	free(names);
+	return ret;
 }
 
 static int v4_setattr(struct nfs_be *nb, struct nfs_obj *o, struct nfs_file *f,
@@ -1383,6 +1456,7 @@ const struct nfs_vops nfs_v4_ops = {
 	.mount = v4_mount,
 	.getattr = v4_getattr,
 	.lookup = v4_lookup,
+	.lookup_path = v4_lookup_path,
 	.setattr = v4_setattr,
 	.readdir = v4_readdir,
 	.make = v4_make,
