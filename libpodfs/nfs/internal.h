@@ -117,7 +117,18 @@ struct nfs_conn {
 	bool broken;		 /* the thread must build it anew */
 	unsigned int gen;	 /* connections made so far */
 	int inflight;		 /* calls sent, not answered */
-	int efd;		 /* eventfd: wakes the thread */
+	/*
+	 * Who reads the socket: a caller waiting for its answer does (the
+	 * leader; the other waiters sleep, in a queue), so that a lone
+	 * caller is woken by the socket itself, not by a thread between
+	 * them; the thread reads only for calls nobody waits for (async).
+	 */
+	bool led;		 /* a waiting caller is the leader */
+	bool leader_servicing;	 /* ... and is in rpc_service now */
+	bool thread_turn;	 /* the thread is at the socket */
+	struct nfs_call *waiting; /* callers waiting, not leading (FIFO) */
+	int efd;		 /* eventfd: wakes the thread out of poll */
+	int lfd;		 /* eventfd: wakes the leader out of poll */
 	pthread_t thread;
 	bool thread_started;
 	char why[256]; /* why it is down */
@@ -162,6 +173,8 @@ struct nfs_call {
 	unsigned int state_gen;	/* NFSv4 client it was sent under */
 	int retries;		/* sent again after a fault */
 	bool done;
+	bool leading;		/* its caller reads the socket */
+	struct nfs_call *wnext;	/* in conn->waiting */
 	pthread_cond_t *cv;	/* a waiting caller's */
 	char msg[200];
 };

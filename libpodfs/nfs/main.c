@@ -265,7 +265,7 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 		goto fail;
 	}
 	for (i = 0; i < nb->nconn; i++)
-		nb->conns[i].efd = -1;
+		nb->conns[i].efd = nb->conns[i].lfd = -1;
 	vops = VOPS(nb);
 	if (nfs4_compound_check(why, sizeof(why))) {
 		ret = nfs_fail(nb, ENOTSUP, "%s", why);

@@ -252,17 +252,38 @@ static void conn_drop(struct nfs_conn *c)
 	pthread_cond_broadcast(&c->changed);
 }
 
-static void conn_wake(struct nfs_conn *c)
+static void fd_wake(int fd)
 {
 	uint64_t one = 1;
 
-	if (write(c->efd, &one, sizeof(one)) < 0) {
-		/* full (it cannot be): the thread is awake anyway */
+	if (write(fd, &one, sizeof(one)) < 0) {
+		/* full (it cannot be): the reader is awake anyway */
 	}
 }
 
-/* Sends what is queued on C (held) now, rather than a turn of its
- * thread later; the thread takes what the socket does not. */
+static void fd_drain(int fd)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0) {
+		/* nothing to drain */
+	}
+}
+
+/* Whoever reads C's socket (C held) has more to do: the leader or the
+ * thread out of poll, or the idle thread up. */
+static void conn_kick(struct nfs_conn *c)
+{
+	if (c->led)
+		fd_wake(c->lfd);
+	else if (c->thread_turn)
+		fd_wake(c->efd);
+	else
+		pthread_cond_broadcast(&c->changed);
+}
+
+/* Sends what is queued on C (held) now, rather than at a later turn at
+ * the socket; what the socket does not take waits for the reader. */
 static void conn_flush(struct nfs_conn *c)
 {
 	if (rpc_service(c->rpc, POLLOUT) < 0) {
@@ -270,26 +291,63 @@ static void conn_flush(struct nfs_conn *c)
 		c->broken = true;
 	}
 	if (c->broken || (c->rpc && (rpc_which_events(c->rpc) & POLLOUT)))
-		conn_wake(c);
+		conn_kick(c);
 }
 
 /*
- * C's thread: services the socket, and builds the connection anew when
- * it broke, backing off while the server is away.
+ * One turn at C's socket (C held, released while polling): waits up to
+ * 100 ms for it or for WAKEFD (rpc_service also times soft calls out),
+ * then services it: replies' callbacks run here.
+ */
+static void conn_turn(struct nfs_conn *c, int wakefd, bool leader)
+{
+	struct rpc_context *rpc = c->rpc;
+	struct pollfd pfd[2] = {
+		{ .fd = rpc_get_fd(rpc), .events = (short)rpc_which_events(rpc) },
+		{ .fd = wakefd, .events = POLLIN },
+	};
+
+	pthread_mutex_unlock(&c->lock);
+	poll(pfd, 2, 100);
+	if (pfd[1].revents & POLLIN)
+		fd_drain(wakefd);
+	pthread_mutex_lock(&c->lock);
+	if (c->rpc != rpc || c->broken)
+		return;
+	c->leader_servicing = leader;
+	/* another caller may have queued more since: POLLOUT is harmless
+	 * when the socket is not ready */
+	if (rpc_service(rpc, pfd[0].revents |
+				     (rpc_which_events(rpc) & POLLOUT)) < 0) {
+		snprintf(c->why, sizeof(c->why), "%s", rpc_get_error(rpc));
+		c->broken = true;
+		pthread_cond_broadcast(&c->changed); /* the thread rebuilds */
+	}
+	c->leader_servicing = false;
+}
+
+/*
+ * C's thread: reads the socket for the calls nobody waits for, and
+ * builds the connection anew when it broke, backing off while the
+ * server is away.
  */
 static void *conn_thread(void *arg)
 {
 	struct nfs_conn *c = arg;
 	struct nfs_be *nb = c->nb;
 	struct rpc_context *rpc;
-	struct pollfd pfd[2];
+	struct pollfd pfd;
+	struct timespec at;
 	int backoff = NFS_BACKOFF_MIN_MS;
 	char why[256];
-	uint64_t n;
 
 	pthread_mutex_lock(&c->lock);
 	while (!atomic_load(&nb->closing)) {
 		if (c->broken || !c->rpc) {
+			if (c->led) { /* its poll is on the socket */
+				pthread_cond_wait(&c->changed, &c->lock);
+				continue;
+			}
 			conn_drop(c);
 			pthread_mutex_unlock(&c->lock);
 			rpc = conn_connect(nb, nb->timeout_ms, why,
@@ -299,9 +357,9 @@ static void *conn_thread(void *arg)
 				snprintf(c->why, sizeof(c->why), "%s", why);
 				pthread_mutex_unlock(&c->lock);
 				/* woken early by detach */
-				pfd[0].fd = c->efd;
-				pfd[0].events = POLLIN;
-				poll(pfd, 1, backoff);
+				pfd.fd = c->efd;
+				pfd.events = POLLIN;
+				poll(&pfd, 1, backoff);
 				backoff = backoff * 2 > NFS_BACKOFF_MAX_MS ?
 						  NFS_BACKOFF_MAX_MS :
 						  backoff * 2;
@@ -314,35 +372,64 @@ static void *conn_thread(void *arg)
 			pthread_cond_broadcast(&c->changed);
 			continue;
 		}
-		pfd[0].fd = rpc_get_fd(c->rpc);
-		pfd[0].events = (short)rpc_which_events(c->rpc);
-		pfd[0].revents = 0;
-		pfd[1].fd = c->efd;
-		pfd[1].events = POLLIN;
-		pfd[1].revents = 0;
-		pthread_mutex_unlock(&c->lock);
-		/* 100 ms: rpc_service also times out soft calls */
-		poll(pfd, 2, 100);
-		if (pfd[1].revents & POLLIN)
-			if (read(c->efd, &n, sizeof(n)) < 0) {
-				/* nothing to drain */
-			}
-		pthread_mutex_lock(&c->lock);
-		if (!c->rpc || c->broken)
+		if (c->led || c->waiting || !c->inflight) {
+			/* a caller reads, or there is nothing to read */
+			deadline_in(&at, 1000);
+			pthread_cond_timedwait(&c->changed, &c->lock, &at);
 			continue;
-		/* Another thread may have made the socket ready to write
-		 * since: POLLOUT is harmless when it is not. */
-		if (rpc_service(c->rpc, pfd[0].revents |
-						(rpc_which_events(c->rpc) &
-						 POLLOUT)) < 0) {
-			snprintf(c->why, sizeof(c->why), "%s",
-				 rpc_get_error(c->rpc));
-			c->broken = true;
 		}
+		c->thread_turn = true;
+		conn_turn(c, c->efd, false);
+		c->thread_turn = false;
 	}
+	while (c->led)
+		pthread_cond_wait(&c->changed, &c->lock);
 	conn_drop(c);
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
+}
+
+/*
+ * Waits on C (held) for K's answer. The first waiter reads the socket
+ * itself (and answers the others' calls as they come); the rest sleep
+ * in a queue until their answer comes or the socket is theirs to read.
+ */
+static void wait_answer(struct nfs_conn *c, struct nfs_call *k)
+{
+	struct nfs_call **p;
+
+	while (!k->done) {
+		/* not while the volume closes: the thread drops the
+		 * connection then, which answers every call */
+		if (!c->led && c->rpc && !c->broken &&
+		    !atomic_load(&c->nb->closing)) {
+			c->led = k->leading = true;
+			if (c->thread_turn)
+				fd_wake(c->efd); /* step aside */
+			conn_turn(c, c->lfd, true);
+			c->led = k->leading = false;
+			if (c->broken || atomic_load(&c->nb->closing))
+				pthread_cond_broadcast(&c->changed);
+			continue;
+		}
+		k->wnext = NULL;
+		for (p = &c->waiting; *p; p = &(*p)->wnext)
+			;
+		*p = k;
+		pthread_cond_wait(k->cv, &c->lock);
+		for (p = &c->waiting; *p && *p != k; p = &(*p)->wnext)
+			;
+		if (*p)
+			*p = k->wnext;
+	}
+	/* the socket is free: the next waiter reads it, or the thread does
+	 * for calls nobody waits for, or it is rebuilt */
+	if (!c->led) {
+		if (c->waiting)
+			pthread_cond_signal(c->waiting->cv);
+		else if (c->inflight || c->broken)
+			pthread_cond_broadcast(&c->changed);
+	}
 }
 
 /* Connects every connection of the pool (an error says why the first
@@ -360,7 +447,8 @@ int nfs_conns_start(struct nfs_be *nb)
 		pthread_mutex_init(&c->lock, NULL);
 		cond_init_mono(&c->changed);
 		c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (c->efd < 0)
+		c->lfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (c->efd < 0 || c->lfd < 0)
 			return nfs_fail(nb, errno, "eventfd: %s",
 					strerror(errno));
 		c->rpc = conn_connect(nb, nb->timeout_ms, why, sizeof(why));
@@ -390,7 +478,7 @@ void nfs_conns_stop(struct nfs_be *nb)
 	for (i = 0; nb->conns && i < nb->nconn; i++) {
 		c = &nb->conns[i];
 		if (!c->thread_started) {
-			if (c->efd > 0 || c->rpc) {
+			if (c->rpc) {
 				pthread_mutex_lock(&c->lock);
 				conn_drop(c);
 				pthread_mutex_unlock(&c->lock);
@@ -399,16 +487,20 @@ void nfs_conns_stop(struct nfs_be *nb)
 		}
 		pthread_mutex_lock(&c->lock);
 		pthread_cond_broadcast(&c->changed);
+		if (c->led)
+			fd_wake(c->lfd);
 		pthread_mutex_unlock(&c->lock);
-		conn_wake(c);
+		fd_wake(c->efd);
 		pthread_join(c->thread, NULL);
 		c->thread_started = false;
 	}
 	for (i = 0; nb->conns && i < nb->nconn; i++) {
 		c = &nb->conns[i];
-		if (c->efd > 0)
+		if (c->efd >= 0)
 			close(c->efd);
-		c->efd = -1;
+		if (c->lfd >= 0)
+			close(c->lfd);
+		c->efd = c->lfd = -1;
 	}
 }
 
@@ -437,8 +529,10 @@ void nfs_rpc_cb(struct rpc_context *rpc, int status, void *data,
 	k->done = true;
 	if (k->complete)
 		k->complete(k);
-	else
+	else if (!k->leading)
 		pthread_cond_signal(k->cv);
+	else if (!c->leader_servicing)
+		fd_wake(c->lfd); /* out of its poll */
 }
 
 /* The connection K goes on, locked once it is up and has a free slot:
@@ -532,8 +626,7 @@ static int attempt(struct nfs_be *nb, struct nfs_call *k,
 		k->err = ret;
 		k->fault = FAULT_NONE;
 	} else {
-		while (!k->done)
-			pthread_cond_wait(&cv, &k->conn->lock);
+		wait_answer(k->conn, k);
 	}
 	pthread_mutex_unlock(&k->conn->lock);
 	pthread_cond_destroy(&cv);
@@ -574,6 +667,9 @@ int nfs_submit(struct nfs_be *nb, struct nfs_call *k)
 	if (ret)
 		return ret;
 	ret = call_send(nb, k);
+	/* nobody waits on this connection: the thread reads for it */
+	if (!ret && !k->conn->led && !k->conn->waiting)
+		pthread_cond_broadcast(&k->conn->changed);
 	pthread_mutex_unlock(&k->conn->lock);
 	return ret;
 }
