@@ -298,6 +298,30 @@ void nfs_pool_free(struct nfs_be *nb);
 /* Runs the N pieces IO[] together (main.c). 0 or the first error. */
 int nfs_io_run(struct nfs_be *nb, struct nfs_io *io, size_t n, bool write);
 
+/* A directory entry, copied out of a READDIR(PLUS) reply: the core's
+ * callback runs once the reply is gone. */
+struct nfs_dirent {
+	char *name;
+	struct nfs_fh fh;
+	struct stat st; /* st_mode 0 where the reply had no attributes */
+	bool has_fh, has_st;
+};
+
+struct nfs_dirents {
+	struct nfs_dirent *e;
+	size_t n, cap;
+};
+
+/* A new, zeroed entry NAME (LEN bytes) at the end of L; NULL: out of
+ * memory. */
+struct nfs_dirent *nfs_dirent_add(struct nfs_dirents *l, const char *name,
+				  size_t len);
+/* Hands every entry of L to CB (with an object where the reply gave its
+ * handle and attributes), then empties L: CB's non-zero result, or 0. */
+int nfs_dirents_emit(struct nfs_be *nb, struct nfs_obj *dir,
+		     struct nfs_dirents *l, podfs_bdirent_cb cb, void *arg);
+void nfs_dirents_free(struct nfs_dirents *l);
+
 /* Counts a READ or WRITE piece as it is sent. */
 void nfs_count_io(struct nfs_be *nb, const struct nfs_io *io);
 

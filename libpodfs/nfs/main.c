@@ -439,6 +439,62 @@ static int nfs_be_readdir(struct podfs_backend *be, struct podfs_bobj *dir,
 	return VOPS(nb)->readdir(nb, OBJ(dir), cb, arg);
 }
 
+struct nfs_dirent *nfs_dirent_add(struct nfs_dirents *l, const char *name,
+				  size_t len)
+{
+	struct nfs_dirent *bigger, *e;
+
+	if (l->n == l->cap) {
+		bigger = realloc(l->e, (l->cap ? l->cap * 2 : 64) *
+					       sizeof(*bigger));
+		if (!bigger)
+			return NULL;
+		l->e = bigger;
+		l->cap = l->cap ? l->cap * 2 : 64;
+	}
+	e = &l->e[l->n];
+	memset(e, 0, sizeof(*e));
+	e->name = strndup(name, len);
+	if (!e->name)
+		return NULL;
+	l->n++;
+	return e;
+}
+
+void nfs_dirents_free(struct nfs_dirents *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->e[i].name);
+	free(l->e);
+	l->e = NULL;
+	l->n = l->cap = 0;
+}
+
+int nfs_dirents_emit(struct nfs_be *nb, struct nfs_obj *dir,
+		     struct nfs_dirents *l, podfs_bdirent_cb cb, void *arg)
+{
+	struct nfs_dirent *e;
+	struct nfs_obj *o;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < l->n && !ret; i++) {
+		e = &l->e[i];
+		o = NULL;
+		if (e->has_fh && e->has_st) {
+			o = nfs_obj_new(nb, e->fh.data, e->fh.len, e->st.st_ino,
+					e->st.st_mode);
+			if (o)
+				nfs_obj_hint(nb, o, &dir->fh, e->name);
+		}
+		ret = cb(arg, e->name, o ? &o->b : NULL, &e->st);
+	}
+	nfs_dirents_free(l);
+	return ret;
+}
+
 static int make(struct nfs_be *nb, struct podfs_bobj *dir, const char *name,
 		mode_t mode, dev_t rdev, const char *target,
 		const struct podfs_cred *cred, struct podfs_bobj **obj,
@@ -615,6 +671,24 @@ static uint32_t piece_size(struct nfs_be *nb, size_t count, uint32_t max)
 	return piece < max ? (uint32_t)piece : max;
 }
 
+/* Cuts COUNT bytes at BUF, file offset OFF, into the N pieces IO[] of
+ * PIECE bytes (the last one shorter). */
+static void io_cut(struct nfs_io *io, size_t n, struct nfs_obj *o, char *buf,
+		   off_t off, size_t count, uint32_t piece)
+{
+	size_t i;
+
+	memset(io, 0, n * sizeof(*io));
+	for (i = 0; i < n; i++) {
+		io[i].obj = o;
+		io[i].buf = buf + i * piece;
+		io[i].off = (uint64_t)off + i * piece;
+		io[i].count = (uint32_t)(count - i * piece < piece ?
+						 count - i * piece :
+						 piece);
+	}
+}
+
 /* Pieces of one read or write in flight together. */
 struct nfs_batch {
 	pthread_mutex_t lock;
@@ -696,15 +770,7 @@ static ssize_t nfs_be_read(struct podfs_backend *be, struct podfs_bfile *file,
 		return 0;
 	if (!io)
 		return nfs_fail(nb, ENOMEM, "out of memory");
-	memset(io, 0, n * sizeof(*io));
-	for (i = 0; i < n; i++) {
-		io[i].obj = o;
-		io[i].buf = (char *)buf + i * piece;
-		io[i].off = (uint64_t)off + i * piece;
-		io[i].count = (uint32_t)(count - i * piece < piece ?
-						 count - i * piece :
-						 piece);
-	}
+	io_cut(io, n, o, buf, off, count, piece);
 	ret = nfs_io_run(nb, io, n, false);
 	/* Short only at the end of the file: the first short piece ends it
 	 * (a server may answer less than asked: read the rest). */
@@ -760,16 +826,9 @@ static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
 			goto out;
 		off = st.st_size;
 	}
-	memset(io, 0, n * sizeof(*io));
-	for (i = 0; i < n; i++) {
-		io[i].obj = o;
-		io[i].buf = (char *)buf + i * piece;
-		io[i].off = (uint64_t)off + i * piece;
-		io[i].count = (uint32_t)(count - i * piece < piece ?
-						 count - i * piece :
-						 piece);
+	io_cut(io, n, o, (char *)buf, off, count, piece);
+	for (i = 0; i < n; i++)
 		io[i].stable = stable;
-	}
 	ret = nfs_io_run(nb, io, n, true);
 	for (i = 0; !ret && i < n; i++) {
 		if (io[i].done != io[i].count) {

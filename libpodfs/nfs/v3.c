@@ -56,18 +56,7 @@ struct v3call {
 	uint64_t cookie;
 	cookieverf3 cookieverf;
 	bool eof;
-	int cb_ret;
-	struct v3ent *ents;
-	size_t nents, cap;
-};
-
-/* A directory entry, copied out of the reply (callbacks run later, not
- * on the connection's thread). */
-struct v3ent {
-	char *name;
-	struct nfs_fh fh;
-	struct stat st;
-	bool has_fh, has_st;
+	struct nfs_dirents ents;
 };
 
 static const char *const proc_names[] = {
@@ -240,7 +229,7 @@ static bool oom(struct nfs_call *k)
 static void readdir_reply(struct v3call *c, READDIRPLUS3resok *ok)
 {
 	entryplus3 e, *next;
-	struct v3ent *v, *bigger;
+	struct nfs_dirent *v;
 
 	memcpy(c->cookieverf, ok->cookieverf, sizeof(c->cookieverf));
 	c->eof = ok->reply.eof;
@@ -249,23 +238,11 @@ static void readdir_reply(struct v3call *c, READDIRPLUS3resok *ok)
 		c->cookie = e.cookie;
 		if (!strcmp(e.name, ".") || !strcmp(e.name, ".."))
 			continue;
-		if (c->nents == c->cap) {
-			c->cap = c->cap ? c->cap * 2 : 64;
-			bigger = realloc(c->ents, c->cap * sizeof(*bigger));
-			if (!bigger) {
-				oom(&c->k);
-				return;
-			}
-			c->ents = bigger;
-		}
-		v = &c->ents[c->nents];
-		memset(v, 0, sizeof(*v));
-		v->name = strdup(e.name);
-		if (!v->name) {
+		v = nfs_dirent_add(&c->ents, e.name, strlen(e.name));
+		if (!v) {
 			oom(&c->k);
 			return;
 		}
-		c->nents++;
 		if (e.name_attributes.attributes_follow) {
 			stat3(&v->st,
 			      &e.name_attributes.post_op_attr_u.attributes);
@@ -523,27 +500,13 @@ static int v3_setattr(struct nfs_be *nb, struct nfs_obj *o, struct nfs_file *f,
  * read, so that a listing takes few round trips. */
 #define V3_DIRCOUNT 65536
 
-static void ents_free(struct v3call *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nents; i++)
-		free(c->ents[i].name);
-	free(c->ents);
-	c->ents = NULL;
-	c->nents = c->cap = 0;
-}
-
 static int v3_readdir(struct nfs_be *nb, struct nfs_obj *dir,
 		      podfs_bdirent_cb cb, void *arg)
 {
 	uint64_t cookie = 0;
 	cookieverf3 verf = { 0 };
-	struct nfs_obj *o;
 	struct v3call c;
-	struct v3ent *e;
 	bool eof = false;
-	size_t i;
 	int ret = 0;
 
 	while (!eof && !ret) {
@@ -555,31 +518,13 @@ static int v3_readdir(struct nfs_be *nb, struct nfs_obj *dir,
 		c.a.readdirplus.maxcount = nb->rsize;
 		ret = v3_run(nb, &c, NULL);
 		if (ret) {
-			ents_free(&c);
+			nfs_dirents_free(&c.ents);
 			return ret;
-		}
-		if (c.k.err) { /* out of memory while copying */
-			ents_free(&c);
-			return nfs_call_fail(nb, &c.k, NULL);
 		}
 		cookie = c.cookie;
 		memcpy(verf, c.cookieverf, sizeof(verf));
-		eof = c.eof || !c.nents;
-		for (i = 0; i < c.nents && !ret; i++) {
-			e = &c.ents[i];
-			o = NULL;
-			if (e->has_fh && e->has_st) {
-				o = nfs_obj_new(nb, e->fh.data, e->fh.len,
-						e->st.st_ino, e->st.st_mode);
-				if (o)
-					nfs_obj_hint(nb, o, &dir->fh, e->name);
-			}
-			if (!e->has_st)
-				e->st.st_mode = 0;
-			ret = cb(arg, e->name, o ? &o->b : NULL,
-				 e->has_st ? &e->st : &e->st);
-		}
-		ents_free(&c);
+		eof = c.eof || !c.ents.n;
+		ret = nfs_dirents_emit(nb, dir, &c.ents, cb, arg);
 	}
 	return ret;
 }

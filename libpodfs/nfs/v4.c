@@ -18,14 +18,6 @@
 
 #define V4_MAXOPS 8
 
-/* A directory entry, copied out of a READDIR reply. */
-struct v4ent {
-	char *name;
-	struct nfs_fh fh;
-	struct stat st;
-	bool has_fh, has_st;
-};
-
 /* One COMPOUND: its ops, and what its answer gave. */
 struct v4call {
 	struct nfs_call k;
@@ -60,8 +52,7 @@ struct v4call {
 	verifier4 confirm;
 	int failed;	       /* index of the op that failed, or -1 */
 	/* READDIR */
-	struct v4ent *ents;
-	size_t nents, cap;
+	struct nfs_dirents ents;
 	uint64_t cookie;
 	verifier4 cookieverf;
 	bool eof;
@@ -506,7 +497,7 @@ static int v4_send(struct nfs_call *k, struct rpc_context *rpc, rpc_cb cb)
 static void readdir_reply(struct v4call *c, READDIR4resok *ok)
 {
 	entry4 e, *next;
-	struct v4ent *v, *bigger;
+	struct nfs_dirent *v;
 	struct attrs4 a;
 
 	memcpy(c->cookieverf, ok->cookieverf, sizeof(c->cookieverf));
@@ -514,19 +505,13 @@ static void readdir_reply(struct v4call *c, READDIR4resok *ok)
 	for (next = ok->reply.entries; next; next = e.nextentry) {
 		NFS_COPY_OUT(e, next);
 		c->cookie = e.cookie;
-		if (c->nents == c->cap) {
-			c->cap = c->cap ? c->cap * 2 : 64;
-			bigger = realloc(c->ents, c->cap * sizeof(*bigger));
-			if (!bigger)
-				goto oom;
-			c->ents = bigger;
+		v = nfs_dirent_add(&c->ents, e.name.utf8string_val,
+				   e.name.utf8string_len);
+		if (!v) {
+			c->k.err = -ENOMEM;
+			snprintf(c->k.msg, sizeof(c->k.msg), "out of memory");
+			return;
 		}
-		v = &c->ents[c->nents];
-		memset(v, 0, sizeof(*v));
-		v->name = strndup(e.name.utf8string_val, e.name.utf8string_len);
-		if (!v->name)
-			goto oom;
-		c->nents++;
 		if (attrs_decode(&e.attrs, &a)) {
 			v->st = a.st;
 			v->has_st = true;
@@ -534,10 +519,6 @@ static void readdir_reply(struct v4call *c, READDIR4resok *ok)
 			v->has_fh = a.has_fh;
 		}
 	}
-	return;
-oom:
-	c->k.err = -ENOMEM;
-	snprintf(c->k.msg, sizeof(c->k.msg), "out of memory");
 }
 
 static void v4_reply(struct nfs_call *k, void *data)
@@ -843,28 +824,14 @@ static int v4_setattr(struct nfs_be *nb, struct nfs_obj *o, struct nfs_file *f,
  * to rsize. */
 #define V4_DIRCOUNT 65536
 
-static void ents_free(struct v4call *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nents; i++)
-		free(c->ents[i].name);
-	free(c->ents);
-	c->ents = NULL;
-	c->nents = c->cap = 0;
-}
-
 static int v4_readdir(struct nfs_be *nb, struct nfs_obj *dir,
 		      podfs_bdirent_cb cb, void *arg)
 {
 	uint64_t cookie = 0;
 	verifier4 verf = { 0 };
-	struct nfs_obj *o;
 	struct v4call c;
-	struct v4ent *e;
 	READDIR4args *rd;
 	bool eof = false;
-	size_t i;
 	int ret = 0;
 
 	while (!eof && !ret) {
@@ -878,27 +845,14 @@ static int v4_readdir(struct nfs_be *nb, struct nfs_obj *dir,
 		rd->attr_request.bitmap4_len = 2;
 		rd->attr_request.bitmap4_val = (uint32_t *)attrs_dirent;
 		ret = v4_run(nb, &c, NULL);
-		if (!ret && c.k.err)
-			ret = nfs_call_fail(nb, &c.k, NULL);
 		if (ret) {
-			ents_free(&c);
+			nfs_dirents_free(&c.ents);
 			return ret;
 		}
 		cookie = c.cookie;
 		memcpy(verf, c.cookieverf, sizeof(verf));
-		eof = c.eof || !c.nents;
-		for (i = 0; i < c.nents && !ret; i++) {
-			e = &c.ents[i];
-			o = NULL;
-			if (e->has_fh && e->has_st) {
-				o = nfs_obj_new(nb, e->fh.data, e->fh.len,
-						e->st.st_ino, e->st.st_mode);
-				if (o)
-					nfs_obj_hint(nb, o, &dir->fh, e->name);
-			}
-			ret = cb(arg, e->name, o ? &o->b : NULL, &e->st);
-		}
-		ents_free(&c);
+		eof = c.eof || !c.ents.n;
+		ret = nfs_dirents_emit(nb, dir, &c.ents, cb, arg);
 	}
 	return ret;
 }
