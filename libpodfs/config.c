@@ -190,7 +190,7 @@ static int apply_option(struct podfs_config *cfg, const char *key,
 {
 	const struct option_def *def = NULL;
 	const char *kind = cfg->kind == PODFS_KIND_NFS ? "NFS" : "CephFS";
-	long v;
+	long v = 0; /* a refused value leaves 0 behind, not garbage */
 	int ret;
 
 	for (size_t i = 0; i < sizeof(option_defs) / sizeof(option_defs[0]); i++)

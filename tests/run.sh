@@ -62,7 +62,7 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	check_in build-san
 
 step "valgrind memcheck of the unit and integration suites"
-for t in tests/unit/test_config tests/integration/test_volume; do
+for t in tests/unit/test_config tests/integration/test_volume tests/integration/test_nfs; do
 	(cd build && ./libtool --mode=execute valgrind -q --error-exitcode=9 \
 		--leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
 		--suppressions="$top/tests/valgrind.supp" "$t")

@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,6 +248,133 @@ START_TEST(ceph_bad)
 }
 END_TEST
 
+/* rsize=/wsize= as nfs(5): 4096 to 1 MiB (the most libnfs takes in one
+ * record), rounded down to a multiple of 1024; unset, the server decides. */
+START_TEST(nfs_io_sizes)
+{
+	ck_assert_int_eq(parse("h:/x", NULL), 0);
+	ck_assert_int_eq(cfg.rsize, 0);
+	ck_assert_int_eq(cfg.wsize, 0);
+	ck_assert_int_eq(parse("h:/x", "rsize=4096,wsize=1048576"), 0);
+	ck_assert_int_eq(cfg.rsize, 4096);
+	ck_assert_int_eq(cfg.wsize, 1048576);
+	ck_assert_int_eq(parse("h:/x", "rsize=1048576,wsize=4096"), 0);
+	ck_assert_int_eq(cfg.rsize, 1048576);
+	ck_assert_int_eq(cfg.wsize, 4096);
+	/* rounded down to a multiple of 1024 */
+	ck_assert_int_eq(parse("nfs://h/x?rsize=65537&wsize=5000", NULL), 0);
+	ck_assert_int_eq(cfg.rsize, 65536);
+	ck_assert_int_eq(cfg.wsize, 4096);
+	ck_assert_int_eq(parse("h:/x", "rsize=1048575,wsize=1048575"), 0);
+	ck_assert_int_eq(cfg.rsize, 1047552);
+	ck_assert_int_eq(cfg.wsize, 1047552);
+	ck_assert_int_eq(parse("h:/x", "wsize=4097"), 0);
+	ck_assert_int_eq(cfg.wsize, 4096);
+
+	ck_bad("h:/x", "rsize=1000", "rsize=1000");
+	ck_bad("h:/x", "wsize=1000", "wsize=1000");
+	ck_bad("h:/x", "rsize=4095", "rsize=4095");
+	ck_bad("h:/x", "rsize=2097152", "rsize=2097152");
+	ck_bad("h:/x", "wsize=2097152", "wsize=2097152");
+	ck_bad("h:/x", "wsize=1048577", "wsize=1048577");
+	ck_bad("h:/x", "rsize=abc", "rsize=abc");
+	ck_bad("h:/x", "wsize=abc", "wsize=abc");
+	ck_bad("nfs://h/x?rsize=-4096", NULL, "rsize=-4096");
+	ck_bad("h:/x", "wsize=", "'wsize' needs a value");
+	ck_bad("h:/x", "rsize", "'rsize' needs a value");
+}
+END_TEST
+
+/* proto= and sec= name what nfs(5) users type; only TCP and AUTH_SYS. */
+START_TEST(nfs_proto_sec)
+{
+	ck_assert_int_eq(parse("h:/x", "proto=tcp"), 0);
+	ck_assert_int_eq(parse("h:/x", "proto=tcp6"), 0);
+	ck_assert_int_eq(parse("nfs://h/x?proto=tcp&sec=sys", NULL), 0);
+	ck_assert_int_eq(parse("h:/x", "sec=sys"), 0);
+	ck_bad("h:/x", "proto=udp", "TCP");
+	ck_assert_ptr_nonnull(strstr(err, "proto=udp"));
+	ck_bad("h:/x", "proto=rdma", "TCP");
+	ck_bad("h:/x", "proto=", "needs a value");
+	ck_bad("h:/x", "sec=krb5", "sys");
+	ck_assert_ptr_nonnull(strstr(err, "sec=krb5"));
+	ck_bad("h:/x", "sec=krb5p", "sys");
+	ck_bad("h:/x", "sec=none", "sys");
+}
+END_TEST
+
+/* NFSv4 is 4.0 as podfs speaks it; 4.1 and 4.2 are refused by name. */
+START_TEST(nfs_minor_versions)
+{
+	ck_assert_int_eq(parse("h:/x", "vers=4.0"), 0);
+	ck_assert_int_eq(cfg.vers, 4);
+	ck_assert_int_eq(parse("nfs://h/x?nfsvers=4.0", NULL), 0);
+	ck_assert_int_eq(cfg.vers, 4);
+	ck_assert_int_eq(parse("h:/x", "vers=3"), 0);
+	ck_assert_int_eq(cfg.vers, 3);
+	ck_bad("h:/x", "vers=4.1", "4.0");
+	ck_assert_ptr_nonnull(strstr(err, "vers=4.1"));
+	ck_bad("h:/x", "nfsvers=4.2", "4.0");
+	ck_assert_ptr_nonnull(strstr(err, "nfsvers=4.2"));
+	ck_bad("nfs://h/x?version=4.1", NULL, "4.0");
+	ck_bad("h:/x", "vers=2", "4.0");
+	ck_bad("h:/x", "vers=4.", "4.0");
+}
+END_TEST
+
+/* slots= is the requests in flight per connection: 2 to 1024, as
+ * libpodfs(3) and mount.podfs(8) document; unset, the backend's 64. */
+START_TEST(nfs_slots)
+{
+	ck_assert_int_eq(parse("h:/x", NULL), 0);
+	ck_assert_int_eq(cfg.slots, 0);
+	ck_assert_int_eq(parse("h:/x", "slots=64"), 0);
+	ck_assert_int_eq(cfg.slots, 64);
+	ck_assert_int_eq(parse("nfs://h/x?slots=2", NULL), 0);
+	ck_assert_int_eq(cfg.slots, 2);
+	ck_assert_int_eq(parse("h:/x", "slots=1024"), 0);
+	ck_assert_int_eq(cfg.slots, 1024);
+	ck_bad("h:/x", "slots=0", "slots=0");
+	ck_bad("h:/x", "slots=1", "slots=1");
+	ck_bad("h:/x", "slots=1025", "slots=1025");
+	ck_bad("h:/x", "slots=5000", "slots=5000");
+	ck_bad("h:/x", "slots=many", "slots=many");
+	ck_bad("h:/x", "slots=", "'slots' needs a value");
+}
+END_TEST
+
+/* The new NFS options mean nothing to CephFS: refused by name. */
+START_TEST(nfs_options_not_ceph)
+{
+	static const char *const opts[] = {
+		"rsize=65536", "wsize=65536", "proto=tcp", "sec=sys",
+		"slots=64",    "vers=4.0",    "nfsvers=4.0",
+	};
+
+	static const char *const sources[] = { "ceph://m/", "admin@f.fs=/x" };
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		char name[32];
+
+		/* the message names the option and the kind of volume */
+		snprintf(name, sizeof(name), "option '%.*s' does not apply",
+			 (int)strcspn(opts[i], "="), opts[i]);
+		for (size_t k = 0; k < 2; k++) {
+			ck_assert_msg(parse(sources[k], opts[i]) == -EINVAL,
+				      "%s with -o %s was not refused",
+				      sources[k], opts[i]);
+			ck_assert_msg(strstr(err, name) &&
+					      strstr(err, "CephFS"),
+				      "%s -o %s: message '%s' lacks \"%s\" "
+				      "or \"CephFS\"", sources[k], opts[i],
+				      err, name);
+		}
+	}
+	ck_bad("ceph://m/?slots=64", NULL, "does not apply");
+	ck_bad("ceph://m/?rsize=65536", NULL, "does not apply");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -265,6 +393,11 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, ceph_url);
 	tcase_add_test(tc, ceph_mount_ceph_form);
 	tcase_add_test(tc, ceph_bad);
+	tcase_add_test(tc, nfs_io_sizes);
+	tcase_add_test(tc, nfs_proto_sec);
+	tcase_add_test(tc, nfs_minor_versions);
+	tcase_add_test(tc, nfs_slots);
+	tcase_add_test(tc, nfs_options_not_ceph);
 	suite_add_tcase(s, tc);
 	return s;
 }
