@@ -17,8 +17,11 @@
 /* Uncommitted data an object holds before a write commits it: what a
  * server restart could lose is kept this long. */
 #define NFS_MAX_UNCOMMITTED (64u * 1024 * 1024)
-/* Free chunks the volume keeps for the next writes. */
-#define NFS_POOL_MAX (NFS_MAX_UNCOMMITTED / NFS_CHUNK_SIZE)
+/* Free chunks the volume keeps for the next writes: enough that a stream
+ * of writes reuses memory rather than faulting it in anew (a quarter of
+ * NFS_MAX_UNCOMMITTED: an idle mount daemon measured 90 MiB resident with
+ * all of it kept), not so much that an idle volume holds on to it. */
+#define NFS_POOL_MAX (NFS_MAX_UNCOMMITTED / 4 / NFS_CHUNK_SIZE)
 
 /* A record in a chunk: where the data was written, and how much. */
 struct record {
