@@ -35,7 +35,7 @@ static const char *lc_user(const struct podfs_config *cfg)
 	return cfg->user ? cfg->user : "admin";
 }
 
-/* backend_ceph.c's bound on every wait: timeo, in seconds, at least 1 */
+/* libpodfs/ceph/main.c's bound on every wait: timeo, in seconds, at least 1 */
 static int lc_secs(const struct podfs_config *cfg)
 {
 	return cfg->timeo > 10 ? cfg->timeo / 10 : 1;
@@ -66,7 +66,7 @@ static int lc_set_key(struct ceph_mount_info *cmount, const char *path,
 	return ret;
 }
 
-/* What backend_ceph.c's ceph_be_configure sets, where it changes what the
+/* What libpodfs/ceph/main.c's ceph_be_configure sets, where it changes what the
  * client does or how fast: the same conf file (or none), no logging, no
  * admin socket, no permission checks in the client, the same timeouts,
  * file system and key. */

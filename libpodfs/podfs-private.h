@@ -93,7 +93,7 @@ bool podfs_wants_invalidate(const struct podfs_volume *vol);
 void podfs_invalidate(struct podfs_volume *vol, uint64_t key, off_t off,
 		      off_t len);
 
-/* The libcephfs settings every client of ours takes (backend_ceph.c):
+/* The libcephfs settings every client of ours takes (ceph/main.c):
  * no printing, no files or sockets of its own, permissions checked above
  * it. podfs-bench's raw libcephfs target takes the same. */
 extern const char *const podfs_ceph_fixed_conf[][2];
