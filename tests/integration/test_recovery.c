@@ -747,6 +747,58 @@ START_TEST(test_lease_expiry_v4)
 }
 END_TEST
 
+/* ---- NFSv4: open state reclaimed in the server's grace period -------------- */
+
+/* Longer than HANG_GUARD: what works before it ends worked by reclaim. */
+#define GRACE_SECONDS "40"
+
+/*
+ * After a restart the server lets its old clients reclaim their opens
+ * (OPEN with CLAIM_PREVIOUS) for its grace period, and refuses any other
+ * OPEN, and I/O without a reclaimed stateid, with NFS4ERR_GRACE until it
+ * ends. A file open across the restart must be read and written well
+ * before the grace period ends: only a reclaim makes that possible.
+ */
+START_TEST(test_grace_reclaim_v4)
+{
+	unsigned char data[FILE_SIZE];
+	char name[128];
+	podfs_volume *v;
+	podfs_file *f;
+	double t0, took;
+
+	v = attach(4, NULL);
+	snprintf(name, sizeof(name), "/grace-%d", (int)getpid());
+	f = make_file(v, name, 21, data);
+	server_do("down", NULL);
+	server_do("up", "NFS_GRACE_PERIOD=" GRACE_SECONDS);
+
+	t0 = now_mono();
+	expect_file(v, f, data, "an open file in the server's grace period");
+	fill(data, BLOCK, 22, 0);
+	ck_assert_msg(podfs_pwrite(v, f, data, BLOCK, 0) == BLOCK,
+		      "pwrite in the grace period: %s", podfs_errmsg(v));
+	OK(v, podfs_fsync(v, f, 0));
+	took = now_mono() - t0;
+	ck_assert_msg(took < HANG_GUARD,
+		      "I/O on a file open across a restart waited %.1f s in "
+		      "a grace period of " GRACE_SECONDS " s: its open was "
+		      "not reclaimed", took);
+	fprintf(stderr, "NFSv4: an open file reclaimed in the grace period; "
+		"read, write and fsync took %.2f s\n", took);
+	OK(v, podfs_close(v, f));
+	expect_on_server(name + 1, data);
+	podfs_free(v);
+
+	/* the next tests want a server without a grace period */
+	server_do("down", NULL);
+	server_do("up", NULL);
+	v = attach(4, NULL);
+	OK(v, podfs_unlink(v, name));
+	podfs_free(v);
+}
+END_TEST
+
 /* ---- stable writes: what a restart lost is sent again ---------------------- */
 
 /*
@@ -835,6 +887,12 @@ static Suite *recovery_suite(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_soft_down_v3);
 	tcase_add_test(tc, test_soft_down_v4);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("grace");
+	tcase_add_checked_fixture(tc, server_up, NULL);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_grace_reclaim_v4);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("commit");

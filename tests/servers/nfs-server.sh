@@ -17,6 +17,9 @@
 #   NFS_START_TIMEOUT     seconds to wait for the server (default 30)
 #   NFS_RESTART_DOWN      seconds `restart` keeps the server down (default 0)
 #   NFS_LEASE_LIFETIME    NFSv4 lease in seconds (default: ganesha's, 60)
+#   NFS_GRACE_PERIOD      NFSv4 grace period in seconds after a start, when
+#                         only reclaims of earlier state are allowed
+#                         (default: none, Graceless)
 #
 # Layout of SCRATCH:
 #   export/               the exported directory (PODFS_TEST_NFS_DIR)
@@ -85,7 +88,12 @@ want_bind_addr() {
 
 write_conf() {
     local conf=$1 nfs_port=$2 mnt_port=$3 bind=$4 bind_line="" lease_line=""
+    local grace_line="Graceless = true;"
     [[ $bind == 1 ]] && bind_line='Bind_Addr = 127.0.0.1;'
+    if [[ -n ${NFS_GRACE_PERIOD:-} ]]; then
+        [[ $NFS_GRACE_PERIOD =~ ^[0-9]+$ ]] || die "NFS_GRACE_PERIOD=$NFS_GRACE_PERIOD is not a number of seconds"
+        grace_line="Graceless = false; Grace_Period = $NFS_GRACE_PERIOD;"
+    fi
     if [[ -n ${NFS_LEASE_LIFETIME:-} ]]; then
         [[ $NFS_LEASE_LIFETIME =~ ^[0-9]+$ ]] || die "NFS_LEASE_LIFETIME=$NFS_LEASE_LIFETIME is not a number of seconds"
         lease_line="Lease_Lifetime = $NFS_LEASE_LIFETIME;"
@@ -109,8 +117,9 @@ NFS_CORE_PARAM {
 }
 NFSv4 {
     # Without Graceless every start has a 90 s grace period during which
-    # OPEN fails with NFS4ERR_GRACE.
-    Graceless = true;
+    # OPEN fails with NFS4ERR_GRACE (NFS_GRACE_PERIOD sets one, for the
+    # tests of reclaims).
+    $grace_line
     $lease_line
     # Otherwise owners are mapped through idmapd and show up as 65534.
     Only_Numeric_Owners = true;
