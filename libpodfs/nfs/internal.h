@@ -50,6 +50,8 @@ enum nfs_fault {
 
 struct nfs_be;
 struct nfs_io;
+struct nfs_aio;
+struct nfs_ioset;
 struct nfs4_open;
 
 /* A file system object: the server's handle, plus one name it was seen
@@ -168,6 +170,7 @@ struct nfs_call {
 
 	/* Set by the engine and reply. */
 	int err;		/* 0 or -errno */
+	uint32_t status;	/* the server's NFS status, when it answered */
 	enum nfs_fault fault;
 	unsigned int gen;	/* of the connection it went on */
 	unsigned int state_gen;	/* NFSv4 client it was sent under */
@@ -247,6 +250,14 @@ struct nfs_be {
 	pthread_mutex_t names; /* hints, opens, silly names */
 	struct nfs_obj *opened;
 
+	/* Asynchronous reads and writes whose pieces are all answered,
+	 * finished by a thread of their own (aio.c). */
+	pthread_mutex_t aio_lock;
+	pthread_cond_t aio_cv;
+	struct nfs_aio *aio_queue;
+	pthread_t aio_thread;
+	bool aio_started, aio_stop;
+
 	pthread_mutex_t pool_lock; /* the free chunks */
 	struct nfs_chunk *pool;
 	size_t pool_count;
@@ -295,8 +306,37 @@ int nfs_commit(struct nfs_be *nb, struct nfs_obj *o);
 /* O is going: its uncommitted data too (a close that failed). */
 void nfs_unstable_drop(struct nfs_be *nb, struct nfs_obj *o);
 void nfs_pool_free(struct nfs_be *nb);
-/* Runs the N pieces IO[] together (main.c). 0 or the first error. */
+/* ---- reads and writes in pieces (main.c, aio.c) ---------------------------- */
+/* How many pieces COUNT bytes go out in, and how large (*PIECE). */
+size_t nfs_io_pieces(struct nfs_be *nb, size_t count, bool write,
+		     uint32_t *piece);
+/* Cuts COUNT bytes at BUF, file offset OFF, into the N pieces IO[] of
+ * PIECE bytes (the last one shorter). */
+void nfs_io_cut(struct nfs_io *io, size_t n, struct nfs_obj *o, char *buf,
+		off_t off, size_t count, uint32_t piece, bool stable);
+/* Sends the N pieces IO[] of SET, each on the next connection; SET's
+ * last follows. Unless ASYNC, a lone piece is left for nfs_io_retry. */
+void nfs_io_send(struct nfs_be *nb, struct nfs_ioset *set, struct nfs_io *io,
+		 size_t n, bool write, bool async);
+void nfs_ioset_put(struct nfs_ioset *set);
+/* Sends again, and waits for, the pieces not answered or worth another
+ * attempt: 0 or the first error. */
+int nfs_io_retry(struct nfs_be *nb, struct nfs_io *io, size_t n);
+/* Runs the N pieces IO[] together: send, wait, retry. */
 int nfs_io_run(struct nfs_be *nb, struct nfs_io *io, size_t n, bool write);
+/* The result of a read or write whose pieces were all answered. */
+ssize_t nfs_read_finish(struct nfs_be *nb, struct podfs_bfile *file,
+			struct nfs_io *io, size_t n);
+ssize_t nfs_write_finish(struct nfs_be *nb, struct nfs_obj *o,
+			 struct nfs_io *io, size_t n);
+/* aio.c */
+int nfs_be_read_async(struct podfs_backend *be, struct podfs_bfile *file,
+		      void *buf, size_t count, off_t off, podfs_bio_done done,
+		      void *arg);
+int nfs_be_write_async(struct podfs_backend *be, struct podfs_bfile *file,
+		       const void *buf, size_t count, off_t off,
+		       podfs_bio_done done, void *arg);
+void nfs_aio_stop(struct nfs_be *nb);
 
 /* A directory entry, copied out of a READDIR(PLUS) reply: the core's
  * callback runs once the reply is gone. */
@@ -428,9 +468,15 @@ struct nfs_io {
 	int committed;	  /* WRITE: what the server says it did */
 	char verf[8];	  /* WRITE: the server's verifier */
 	struct nfs_be *nb;
-	/* for a batch of pieces */
-	struct nfs_batch *batch;
+	struct nfs_ioset *set; /* the pieces it goes with */
 	struct nfs_call call;
+};
+
+/* Pieces in flight together: LAST runs once all are answered (or could
+ * not be sent), on whichever thread that is. */
+struct nfs_ioset {
+	atomic_int pending;
+	void (*last)(struct nfs_ioset *set);
 };
 
 /* ---- NFSv4 state (state4.c) --------------------------------------------- */
@@ -442,9 +488,11 @@ int nfs4_client_recover(struct nfs_be *nb, unsigned int seen_gen);
 uint64_t nfs4_clientid(struct nfs_be *nb);
 /* The stateid I/O on O carries now. */
 stateid4 nfs4_stateid(struct nfs_obj *o);
-/* A call on O carrying SENT was refused: O's open is made again unless
- * that was done since. 0 or -errno. */
-int nfs4_restate(struct nfs_be *nb, struct nfs_obj *o, const stateid4 *sent);
+/* Call K on O, carrying SENT, was refused: the client is set up again if
+ * the server forgot it (a restart: the open is then reclaimed), and O's
+ * open made again, unless that was done since. 0 or -errno. */
+int nfs4_restate(struct nfs_be *nb, struct nfs_call *k, struct nfs_obj *o,
+		 const stateid4 *sent);
 int nfs4_open(struct nfs_be *nb, struct nfs_obj *o, int flags);
 void nfs4_close(struct nfs_be *nb, struct nfs_obj *o);
 int nfs4_create(struct nfs_be *nb, struct nfs_obj *dir, const char *name,

@@ -584,6 +584,7 @@ static int call_send(struct nfs_be *nb, struct nfs_call *k)
 
 	k->done = false;
 	k->err = 0;
+	k->status = 0;
 	k->fault = FAULT_NONE;
 	k->msg[0] = '\0';
 	k->gen = c->gen;

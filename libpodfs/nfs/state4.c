@@ -417,11 +417,35 @@ void nfs4_close(struct nfs_be *nb, struct nfs_obj *o)
 	pthread_mutex_unlock(&o->lock);
 }
 
-int nfs4_restate(struct nfs_be *nb, struct nfs_obj *o, const stateid4 *sent)
+int nfs4_restate(struct nfs_be *nb, struct nfs_call *k, struct nfs_obj *o,
+		 const stateid4 *sent)
 {
 	stateid4 now;
 	bool open;
 	int ret = 0;
+
+	/* A server that restarted (or let the lease go) forgot the client:
+	 * set it up first, so that the open below is a reclaim, which the
+	 * server allows in its grace period, where a new open waits. */
+	switch (k->status) {
+	case NFS4ERR_STALE_STATEID:
+	case NFS4ERR_STALE_CLIENTID:
+	case NFS4ERR_EXPIRED:
+	case NFS4ERR_ADMIN_REVOKED: {
+		/* the client the open was made under, unless it was set up
+		 * again since (then that is done) */
+		unsigned int gen;
+
+		pthread_mutex_lock(&o->lock);
+		gen = o->open ? o->open->client_gen :
+				atomic_load(&nb->client.gen);
+		pthread_mutex_unlock(&o->lock);
+		ret = nfs4_client_recover(nb, gen);
+		if (ret)
+			return ret;
+		break;
+	}
+	}
 
 	pthread_mutex_lock(&o->lock);
 	now = nfs4_stateid(o);

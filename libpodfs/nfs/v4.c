@@ -642,7 +642,7 @@ static int v4_restate(struct nfs_be *nb, struct nfs_call *k)
 {
 	struct v4call *c = container_of(k, struct v4call, k);
 
-	return nfs4_restate(nb, c->sobj, &c->sent_sid);
+	return nfs4_restate(nb, k, c->sobj, &c->sent_sid);
 }
 
 /* The op of C that failed, by name. */
@@ -1325,7 +1325,7 @@ static int v4_io_restate(struct nfs_be *nb, struct nfs_call *k)
 {
 	struct nfs_io *io = container_of(k, struct nfs_io, call);
 
-	return nfs4_restate(nb, io->obj, &io->stateid);
+	return nfs4_restate(nb, k, io->obj, &io->stateid);
 }
 
 static void v4_io_call(struct nfs_be *nb, struct nfs_io *io)
