@@ -38,6 +38,11 @@ struct podfs_backend {
 typedef int (*podfs_bdirent_cb)(void *arg, const char *name,
 				struct podfs_bobj *obj, const struct stat *st);
 
+/* The end of an asynchronous read or write: RESULT is what read or write
+ * would have returned. Called once, on a thread of the backend's; it may
+ * not wait for the backend. */
+typedef void (*podfs_bio_done)(void *arg, ssize_t result);
+
 /*
  * Every call returns 0 (or a count) or -errno, and on failure leaves a
  * message with podfs_set_error(be->vol, ...). Calls on one backend may come
@@ -124,6 +129,18 @@ struct podfs_backend_ops {
 	/* All or an error; appends when the file was opened O_APPEND. */
 	ssize_t (*write)(struct podfs_backend *be, struct podfs_bfile *file,
 			 const void *buf, size_t count, off_t off);
+	/* Start a read or write as read and write do, and return once it
+	 * is sent (waiting for a free request slot at most); DONE follows,
+	 * and BUF stays the caller's until then. 0, or -errno when it could
+	 * not start (then DONE never comes); -ENOTSUP for a file opened
+	 * O_APPEND. NULL: not offered. The cache layer's read-ahead and
+	 * write-back run on them. */
+	int (*read_async)(struct podfs_backend *be, struct podfs_bfile *file,
+			  void *buf, size_t count, off_t off,
+			  podfs_bio_done done, void *arg);
+	int (*write_async)(struct podfs_backend *be, struct podfs_bfile *file,
+			   const void *buf, size_t count, off_t off,
+			   podfs_bio_done done, void *arg);
 	int (*fsync)(struct podfs_backend *be, struct podfs_bfile *file,
 		     int datasync);
 	int (*close)(struct podfs_backend *be, struct podfs_bfile *file);

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "backend.h"
+
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -79,6 +81,18 @@ int podfs_set_error(struct podfs_volume *vol, int err, const char *fmt, ...)
  * reference (path.c). */
 int podfs_ll_lookup_path(struct podfs_volume *vol, uint64_t parent,
 			 const char *path, struct podfs_entry *out);
+
+/* The backend's asynchronous read and write of an open file (the cache
+ * layer's read-ahead and write-back): as podfs_pread/podfs_pwrite, but
+ * DONE(ARG, result) is called once it ended, on a thread of the
+ * backend's. 0 once started; -errno (and no DONE) when it could not be,
+ * -ENOTSUP where the backend has none. */
+int podfs_file_read_async(struct podfs_volume *vol, struct podfs_file *f,
+			  void *buf, size_t count, off_t off,
+			  podfs_bio_done done, void *arg);
+int podfs_file_write_async(struct podfs_volume *vol, struct podfs_file *f,
+			   const void *buf, size_t count, off_t off,
+			   podfs_bio_done done, void *arg);
 
 /* The next entry of a directory stream after "." and "..": 1, or 0 at
  * the end (path.c's podfs_readdir). */

@@ -1228,6 +1228,42 @@ PODFS_EXPORT ssize_t podfs_pread(podfs_volume *vol, podfs_file *f, void *buf,
 	return ret;
 }
 
+int podfs_file_read_async(struct podfs_volume *vol, struct podfs_file *f,
+			  void *buf, size_t count, off_t off,
+			  podfs_bio_done done, void *arg)
+{
+	if ((f->flags & O_ACCMODE) == O_WRONLY)
+		return podfs_set_error(vol, EBADF, "file is not open for reading");
+	if (!vol->ops->read_async)
+		return podfs_set_error(vol, ENOTSUP,
+				       "%s volumes have no asynchronous reads",
+				       vol->ops->name);
+	tls_err.fresh = false;
+	return ensure_error(vol, vol->ops->read_async(vol->be, f->bf, buf,
+						      count, off, done, arg),
+			    "read");
+}
+
+int podfs_file_write_async(struct podfs_volume *vol, struct podfs_file *f,
+			   const void *buf, size_t count, off_t off,
+			   podfs_bio_done done, void *arg)
+{
+	int ret = check_writable(vol);
+
+	if (ret)
+		return ret;
+	if ((f->flags & O_ACCMODE) == O_RDONLY)
+		return podfs_set_error(vol, EBADF, "file is not open for writing");
+	if (!vol->ops->write_async)
+		return podfs_set_error(vol, ENOTSUP,
+				       "%s volumes have no asynchronous writes",
+				       vol->ops->name);
+	tls_err.fresh = false;
+	return ensure_error(vol, vol->ops->write_async(vol->be, f->bf, buf,
+						       count, off, done, arg),
+			    "write");
+}
+
 PODFS_EXPORT ssize_t podfs_pwrite(podfs_volume *vol, podfs_file *f,
 				  const void *buf, size_t count, off_t off)
 {

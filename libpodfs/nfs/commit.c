@@ -139,14 +139,13 @@ static int resend(struct nfs_be *nb, struct nfs_obj *o)
 		for (at = 0; at < c->used; at += RECORD_SPACE(r.len)) {
 			memcpy(&r, c->data + at, sizeof(r));
 			for (off = 0; off < r.len; off += nb->wsize) {
-				memset(&io, 0, sizeof(io));
-				io.obj = o;
-				io.stable = true;
-				io.buf = c->data + at + sizeof(r) + off;
-				io.off = r.off + off;
-				io.count = (uint32_t)(r.len - off < nb->wsize ?
-							      r.len - off :
-							      nb->wsize);
+				nfs_io_cut(&io, 1, o,
+					   c->data + at + sizeof(r) + off,
+					   (off_t)(r.off + off),
+					   r.len - off < nb->wsize ?
+						   r.len - off :
+						   nb->wsize,
+					   nb->wsize, true);
 				ret = nfs_io_run(nb, &io, 1, true);
 				if (ret)
 					return ret;

@@ -83,6 +83,7 @@ void nfs_call_status(struct nfs_call *k, int vers, const char *op,
 {
 	if (status == 0)
 		return;
+	k->status = status;
 	k->err = nfs_status_errno(status);
 	switch (status) {
 	case NFS4ERR_DELAY: /* NFS3ERR_JUKEBOX */
@@ -197,6 +198,7 @@ static void nfs_be_free(struct nfs_be *nb)
 	/* The connections first: calls in flight are answered, and the
 	 * renewer's next one finds the volume closing. */
 	nfs_conns_stop(nb);
+	nfs_aio_stop(nb);
 	nfs4_client_stop(nb);
 	nfs_obj_put(nb, nb->root);
 	for (i = 0; nb->conns && i < nb->nconn; i++) {
@@ -206,6 +208,8 @@ static void nfs_be_free(struct nfs_be *nb)
 	pthread_mutex_destroy(&nb->client.lock);
 	pthread_mutex_destroy(&nb->client.owners_lock);
 	pthread_mutex_destroy(&nb->names);
+	pthread_mutex_destroy(&nb->aio_lock);
+	pthread_cond_destroy(&nb->aio_cv);
 	nfs_pool_free(nb);
 	pthread_mutex_destroy(&nb->pool_lock);
 	free(nb->conns);
@@ -233,6 +237,8 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 	nb->be.vol = vol;
 	pthread_mutex_init(&nb->names, NULL);
 	pthread_mutex_init(&nb->pool_lock, NULL);
+	pthread_mutex_init(&nb->aio_lock, NULL);
+	pthread_cond_init(&nb->aio_cv, NULL);
 	pthread_mutex_init(&nb->client.lock, NULL);
 	pthread_mutex_init(&nb->client.owners_lock, NULL);
 	if (asprintf(&nb->prefix, "nfs://%s%s%s%s",
@@ -671,10 +677,8 @@ static uint32_t piece_size(struct nfs_be *nb, size_t count, uint32_t max)
 	return piece < max ? (uint32_t)piece : max;
 }
 
-/* Cuts COUNT bytes at BUF, file offset OFF, into the N pieces IO[] of
- * PIECE bytes (the last one shorter). */
-static void io_cut(struct nfs_io *io, size_t n, struct nfs_obj *o, char *buf,
-		   off_t off, size_t count, uint32_t piece)
+void nfs_io_cut(struct nfs_io *io, size_t n, struct nfs_obj *o, char *buf,
+		off_t off, size_t count, uint32_t piece, bool stable)
 {
 	size_t i;
 
@@ -686,61 +690,52 @@ static void io_cut(struct nfs_io *io, size_t n, struct nfs_obj *o, char *buf,
 		io[i].count = (uint32_t)(count - i * piece < piece ?
 						 count - i * piece :
 						 piece);
+		io[i].stable = stable;
 	}
 }
 
-/* Pieces of one read or write in flight together. */
-struct nfs_batch {
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	int pending;
-};
-
-static void batch_done(struct nfs_call *k)
+void nfs_ioset_put(struct nfs_ioset *set)
 {
-	struct nfs_io *io = container_of(k, struct nfs_io, call);
-	struct nfs_batch *b = io->batch;
-
-	pthread_mutex_lock(&b->lock);
-	if (--b->pending == 0)
-		pthread_cond_signal(&b->cv);
-	pthread_mutex_unlock(&b->lock);
+	if (atomic_fetch_sub(&set->pending, 1) == 1)
+		set->last(set);
 }
 
-/* Each piece goes out on the next connection of the pool; one that
- * failed in a way worth another attempt goes again through nfs_run. */
-int nfs_io_run(struct nfs_be *nb, struct nfs_io *io, size_t n, bool write)
+static void piece_done(struct nfs_call *k)
 {
-	struct nfs_batch b = { .pending = 0 };
-	size_t i;
-	int ret = 0;
+	nfs_ioset_put(container_of(k, struct nfs_io, call)->set);
+}
 
-	pthread_mutex_init(&b.lock, NULL);
-	pthread_cond_init(&b.cv, NULL);
+void nfs_io_send(struct nfs_be *nb, struct nfs_ioset *set, struct nfs_io *io,
+		 size_t n, bool write, bool async)
+{
+	size_t i;
+
+	atomic_store(&set->pending, (int)n + 1);
 	for (i = 0; i < n; i++) {
-		io[i].batch = &b;
+		io[i].set = set;
 		io[i].nb = nb;
 		io[i].write = write;
 		VOPS(nb)->io_call(nb, &io[i]);
-		io[i].call.complete = batch_done;
-		pthread_mutex_lock(&b.lock);
-		b.pending++;
-		pthread_mutex_unlock(&b.lock);
-		if (n > 1 && nfs_submit(nb, &io[i].call) == 0)
-			continue;
-		/* a single piece, or one that could not be sent */
-		pthread_mutex_lock(&b.lock);
-		b.pending--;
-		pthread_mutex_unlock(&b.lock);
+		io[i].call.complete = piece_done;
 		io[i].call.done = false;
+		/* A lone piece of a caller who waits goes through nfs_run:
+		 * the caller then reads the answer off the socket itself. */
+		if ((async || n > 1) && nfs_submit(nb, &io[i].call) == 0)
+			continue;
+		io[i].call.done = false;
+		nfs_ioset_put(set);
 	}
-	pthread_mutex_lock(&b.lock);
-	while (b.pending)
-		pthread_cond_wait(&b.cv, &b.lock);
-	pthread_mutex_unlock(&b.lock);
-	for (i = 0; i < n; i++) {
-		struct nfs_call *k = &io[i].call;
+	nfs_ioset_put(set);
+}
 
+int nfs_io_retry(struct nfs_be *nb, struct nfs_io *io, size_t n)
+{
+	struct nfs_call *k;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < n; i++) {
+		k = &io[i].call;
 		if (k->done && k->fault == FAULT_NONE) {
 			if (k->err && !ret)
 				ret = nfs_call_fail(nb, k, NULL);
@@ -751,51 +746,123 @@ int nfs_io_run(struct nfs_be *nb, struct nfs_io *io, size_t n, bool write)
 		if (nfs_run(nb, k) && !ret)
 			ret = k->err;
 	}
-	pthread_cond_destroy(&b.cv);
-	pthread_mutex_destroy(&b.lock);
 	return ret;
+}
+
+/* A caller waiting for its pieces. */
+struct io_wait {
+	struct nfs_ioset set;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	bool over;
+};
+
+static void io_wait_last(struct nfs_ioset *set)
+{
+	struct io_wait *w = container_of(set, struct io_wait, set);
+
+	pthread_mutex_lock(&w->lock);
+	w->over = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Each piece goes out on the next connection of the pool; one that
+ * failed in a way worth another attempt goes again through nfs_run. */
+int nfs_io_run(struct nfs_be *nb, struct nfs_io *io, size_t n, bool write)
+{
+	struct io_wait w = { .set.last = io_wait_last, .over = false };
+
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	nfs_io_send(nb, &w.set, io, n, write, false);
+	pthread_mutex_lock(&w.lock);
+	while (!w.over)
+		pthread_cond_wait(&w.cv, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.lock);
+	return nfs_io_retry(nb, io, n);
+}
+
+/* How many pieces COUNT bytes go out in, and how large. */
+size_t nfs_io_pieces(struct nfs_be *nb, size_t count, bool write,
+		     uint32_t *piece)
+{
+	*piece = piece_size(nb, count, write ? nb->wsize : nb->rsize);
+	return (count + *piece - 1) / *piece;
+}
+
+ssize_t nfs_read_finish(struct nfs_be *nb, struct podfs_bfile *file,
+			struct nfs_io *io, size_t n)
+{
+	size_t i, done = 0;
+	ssize_t more;
+
+	/* Short only at the end of the file: the first short piece ends it
+	 * (a server may answer less than asked: read the rest). */
+	for (i = 0; i < n; i++) {
+		done += io[i].done;
+		if (io[i].done == io[i].count)
+			continue;
+		if (io[i].eof || io[i].done == 0)
+			break;
+		more = podfs_nfs_backend.read(&nb->be, file,
+					      io[i].buf + io[i].done,
+					      io[i].count - io[i].done,
+					      (off_t)(io[i].off + io[i].done));
+		if (more < 0)
+			return more;
+		done += (size_t)more;
+		break;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t nfs_write_finish(struct nfs_be *nb, struct nfs_obj *o,
+			 struct nfs_io *io, size_t n)
+{
+	size_t i, done = 0;
+	int ret = 0;
+
+	for (i = 0; !ret && i < n; i++) {
+		if (io[i].done != io[i].count) {
+			/* A server writes all or fails (RFC 1813 allows less;
+			 * no server we know does): say so, never drop it. */
+			return nfs_fail(nb, EIO,
+					"write: the server took %u of %u bytes",
+					io[i].done, io[i].count);
+		}
+		done += io[i].done;
+		if (io[i].committed != FILE_SYNC)
+			ret = nfs_unstable_keep(nb, o, &io[i]);
+	}
+	if (!ret && nfs_unstable_full(o))
+		ret = nfs_commit(nb, o);
+	return ret ? ret : (ssize_t)done;
 }
 
 static ssize_t nfs_be_read(struct podfs_backend *be, struct podfs_bfile *file,
 			   void *buf, size_t count, off_t off)
 {
 	struct nfs_be *nb = NB(be);
-	struct nfs_obj *o = OBJ(file->obj);
-	uint32_t piece = piece_size(nb, count, nb->rsize);
-	size_t n = (count + piece - 1) / piece, i, done = 0;
-	struct nfs_io stack[4], *io = n <= 4 ? stack : calloc(n, sizeof(*io));
-	int ret;
+	struct nfs_io stack[4], *io;
+	uint32_t piece;
+	size_t n = nfs_io_pieces(nb, count, false, &piece);
+	ssize_t ret;
 
 	if (!count)
 		return 0;
+	io = n <= 4 ? stack : calloc(n, sizeof(*io));
 	if (!io)
 		return nfs_fail(nb, ENOMEM, "out of memory");
-	io_cut(io, n, o, buf, off, count, piece);
+	nfs_io_cut(io, n, OBJ(file->obj), buf, off, count, piece, false);
 	ret = nfs_io_run(nb, io, n, false);
-	/* Short only at the end of the file: the first short piece ends it
-	 * (a server may answer less than asked: read the rest). */
-	for (i = 0; !ret && i < n; i++) {
-		done += io[i].done;
-		if (io[i].done == io[i].count)
-			continue;
-		if (io[i].eof || io[i].done == 0)
-			break;
-		{
-			ssize_t more = nfs_be_read(be, file,
-						   io[i].buf + io[i].done,
-						   io[i].count - io[i].done,
-						   (off_t)(io[i].off +
-							   io[i].done));
-			if (more < 0)
-				ret = (int)more;
-			else
-				done += (size_t)more;
-		}
-		break;
-	}
+	if (!ret)
+		ret = nfs_read_finish(nb, file, io, n);
 	if (io != stack)
 		free(io);
-	return ret ? ret : (ssize_t)done;
+	return ret;
 }
 
 static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
@@ -804,13 +871,12 @@ static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
 	struct nfs_be *nb = NB(be);
 	struct nfs_file *f = NFILE(file);
 	struct nfs_obj *o = OBJ(file->obj);
-	uint32_t piece = piece_size(nb, count, nb->wsize);
-	size_t n = (count + piece - 1) / piece, i, done = 0;
-	struct nfs_io stack[4], *io;
-	bool stable = f->flags & (O_SYNC | O_DSYNC);
 	bool append = f->flags & O_APPEND;
+	struct nfs_io stack[4], *io;
+	uint32_t piece;
+	size_t n = nfs_io_pieces(nb, count, true, &piece);
 	struct stat st;
-	int ret = 0;
+	ssize_t ret = 0;
 
 	if (!count)
 		return 0;
@@ -822,35 +888,20 @@ static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
 		 * object, not against other clients: NFS has no append. */
 		pthread_mutex_lock(&o->alock);
 		ret = VOPS(nb)->getattr(nb, o, &st);
-		if (ret)
-			goto out;
 		off = st.st_size;
 	}
-	io_cut(io, n, o, (char *)buf, off, count, piece);
-	for (i = 0; i < n; i++)
-		io[i].stable = stable;
-	ret = nfs_io_run(nb, io, n, true);
-	for (i = 0; !ret && i < n; i++) {
-		if (io[i].done != io[i].count) {
-			/* A server writes all or fails (RFC 1813 allows less;
-			 * no server we know does): say so, never drop it. */
-			ret = nfs_fail(nb, EIO,
-				       "write: the server took %u of %u bytes",
-				       io[i].done, io[i].count);
-			break;
-		}
-		done += io[i].done;
-		if (io[i].committed != FILE_SYNC)
-			ret = nfs_unstable_keep(nb, o, &io[i]);
+	if (!ret) {
+		nfs_io_cut(io, n, o, (char *)buf, off, count, piece,
+			   f->flags & (O_SYNC | O_DSYNC));
+		ret = nfs_io_run(nb, io, n, true);
 	}
-out:
+	if (!ret)
+		ret = nfs_write_finish(nb, o, io, n);
 	if (append)
 		pthread_mutex_unlock(&o->alock);
 	if (io != stack)
 		free(io);
-	if (!ret && nfs_unstable_full(o))
-		ret = nfs_commit(nb, o);
-	return ret ? ret : (ssize_t)done;
+	return ret;
 }
 
 static int nfs_be_fsync(struct podfs_backend *be, struct podfs_bfile *file,
@@ -1155,6 +1206,8 @@ const struct podfs_backend_ops podfs_nfs_backend = {
 	.open = nfs_be_open,
 	.read = nfs_be_read,
 	.write = nfs_be_write,
+	.read_async = nfs_be_read_async,
+	.write_async = nfs_be_write_async,
 	.fsync = nfs_be_fsync,
 	.close = nfs_be_close,
 	.stats = nfs_be_stats,

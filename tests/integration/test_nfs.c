@@ -13,6 +13,10 @@
 #include <check.h>
 #include <podfs/podfs.h>
 
+/* The backend's asynchronous calls are the library's own (no public
+ * API): this test links libpodfs' internals to reach them. */
+#include "podfs-private.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -559,6 +563,116 @@ END_TEST
 
 /* ---- d. the server's name length ---------------------------------------------- */
 
+/* ---- asynchronous reads and writes (the cache layer's) -------------------- */
+
+#define AIO_CALLS 8
+#define AIO_SIZE (2 * MiB)
+
+/* Calls ended, and their results, counted as they come (on the
+ * backend's thread). */
+struct aio_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	int ended;
+	ssize_t results[AIO_CALLS];
+};
+
+struct aio_call {
+	struct aio_wait *w;
+	int i;
+};
+
+static void aio_done(void *arg, ssize_t result)
+{
+	struct aio_call *c = arg;
+
+	pthread_mutex_lock(&c->w->lock);
+	c->w->results[c->i] = result;
+	c->w->ended++;
+	pthread_cond_signal(&c->w->cv);
+	pthread_mutex_unlock(&c->w->lock);
+}
+
+/* Starts AIO_CALLS reads or writes of AIO_SIZE, all at once, and waits
+ * for every one: each must have moved all its bytes. */
+static void aio_all(podfs_file *f, char *buf, bool write)
+{
+	struct aio_wait w = { .ended = 0 };
+	struct aio_call calls[AIO_CALLS];
+	int i;
+
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	/* Held while the calls start: a DONE waits for it, so a start that
+	 * waited for its call's end (not asynchronous) never returns, and
+	 * the test times out. */
+	pthread_mutex_lock(&w.lock);
+	for (i = 0; i < AIO_CALLS; i++) {
+		calls[i] = (struct aio_call){ .w = &w, .i = i };
+		if (write)
+			OK(podfs_file_write_async(vol, f, buf + i * AIO_SIZE,
+						  AIO_SIZE, i * AIO_SIZE,
+						  aio_done, &calls[i]));
+		else
+			OK(podfs_file_read_async(vol, f, buf + i * AIO_SIZE,
+						 AIO_SIZE, i * AIO_SIZE,
+						 aio_done, &calls[i]));
+	}
+	while (w.ended < AIO_CALLS)
+		pthread_cond_wait(&w.cv, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	for (i = 0; i < AIO_CALLS; i++)
+		ck_assert_msg(w.results[i] == AIO_SIZE,
+			      "%s call %d ended with %zd, expected %ld",
+			      write ? "write" : "read", i, w.results[i],
+			      AIO_SIZE);
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.lock);
+}
+
+/*
+ * Writes and reads that return before they are answered: all of them
+ * start before any ends, each reports its own end, the data is what was written
+ * (through the synchronous path too), fsync commits what the
+ * asynchronous writes left unstable, and the calls a file cannot take
+ * are refused at once.
+ */
+START_TEST(test_async_io)
+{
+	char *data = xmalloc(AIO_CALLS * AIO_SIZE);
+	char *back = xmalloc(AIO_CALLS * AIO_SIZE);
+	struct podfs_stats before, after;
+	podfs_file *f, *g;
+
+	begin(NULL);
+	fill_chunk(data, AIO_CALLS * AIO_SIZE, 77);
+	OK(podfs_open(vol, tp("async"), O_RDWR | O_CREAT | O_EXCL, 0644, &f));
+	before = stats();
+	aio_all(f, data, true);
+	after = stats();
+	EQ(after.write_bytes - before.write_bytes, AIO_CALLS * AIO_SIZE);
+	OK(podfs_fsync(vol, f, 0));
+	ck_assert_msg(stats().commits > before.commits,
+		      "fsync after asynchronous writes sent no COMMIT");
+	EQ(podfs_pread(vol, f, back, AIO_CALLS * AIO_SIZE, 0),
+	   AIO_CALLS * AIO_SIZE);
+	expect_bytes(back, data, AIO_CALLS * AIO_SIZE, "read back (sync)");
+	memset(back, 0, AIO_CALLS * AIO_SIZE);
+	aio_all(f, back, false);
+	expect_bytes(back, data, AIO_CALLS * AIO_SIZE, "read back (async)");
+	/* nothing to do, and what a file's mode forbids */
+	ERR(podfs_file_read_async(vol, f, back, 0, 0, aio_done, NULL), EINVAL);
+	OK(podfs_close(vol, f));
+	OK(podfs_open(vol, tp("async"), O_WRONLY | O_APPEND, 0, &g));
+	ERR(podfs_file_write_async(vol, g, data, 10, 0, aio_done, NULL),
+	    ENOTSUP);
+	ERR(podfs_file_read_async(vol, g, back, 10, 0, aio_done, NULL), EBADF);
+	OK(podfs_close(vol, g));
+	free(data);
+	free(back);
+}
+END_TEST
+
 START_TEST(test_namemax)
 {
 	struct podfs_entry e;
@@ -795,6 +909,7 @@ static Suite *nfs_suite(void)
 			tcase_add_test(tc, test_in_flight);
 			tcase_add_test(tc, test_slots);
 			tcase_add_test(tc, test_namemax);
+			tcase_add_test(tc, test_async_io);
 			tcase_add_test(tc, test_open_names);
 		}
 		suite_add_tcase(s, tc);
