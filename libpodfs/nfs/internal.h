@@ -370,9 +370,6 @@ int nfs_conns_start(struct nfs_be *nb);
 void nfs_conns_stop(struct nfs_be *nb);
 /* Attach has ended: calls of a hard mount wait for ever from now on. */
 void nfs_conns_attached(struct nfs_be *nb);
-/* One attempt: sends K and waits for its answer. k->err, with k->fault
- * saying whether it is worth another. */
-int nfs_attempt(struct nfs_be *nb, struct nfs_call *k);
 /* Attempts K until it has an answer, as the mount's rules say: a hard
  * mount waits for a server that is away, a soft one gives up after
  * timeo * (retrans + 1); NFSv4 client state is recovered on the way.

@@ -634,14 +634,6 @@ static int attempt(struct nfs_be *nb, struct nfs_call *k,
 	return k->err;
 }
 
-int nfs_attempt(struct nfs_be *nb, struct nfs_call *k)
-{
-	struct timespec deadline;
-
-	deadline_in(&deadline, nb->timeout_ms);
-	return attempt(nb, k, bounded(nb) ? &deadline : NULL);
-}
-
 void nfs_conns_attached(struct nfs_be *nb)
 {
 	struct nfs_conn *c;
