@@ -888,7 +888,8 @@ static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
 		 * object, not against other clients: NFS has no append. */
 		pthread_mutex_lock(&o->alock);
 		ret = VOPS(nb)->getattr(nb, o, &st);
-		off = st.st_size;
+		if (!ret)
+			off = st.st_size;
 	}
 	if (!ret) {
 		nfs_io_cut(io, n, o, (char *)buf, off, count, piece,
