@@ -24,11 +24,31 @@ struct podfs_bfile {
 	struct podfs_bobj *obj;
 };
 
+/*
+ * What a backend tells the core, from a thread of its own and never with
+ * a call of the core's on this volume waiting for it (ganesha's
+ * fsal_up_vector): the core keeps its cache right and passes on what its
+ * caller must hear.
+ */
+struct podfs_up_ops {
+	/* The object with KEY changed elsewhere: its attributes, and its
+	 * data from OFF for LEN bytes (LEN 0: to the end), are stale. */
+	void (*invalidate)(struct podfs_volume *vol, uint64_t key, off_t off,
+			   off_t len);
+	/* The server asks us to let go of the object with KEY (cache
+	 * pressure): drop what is cached of it. */
+	void (*release)(struct podfs_volume *vol, uint64_t key);
+};
+
 /* One attached backend instance; embedded first in the backend's struct. */
 struct podfs_backend {
 	const struct podfs_backend_ops *ops;
-	struct podfs_volume *vol; /* for podfs_set_error() */
-	bool coherent; /* calls podfs_invalidate for every change elsewhere */
+	struct podfs_volume *vol; /* for podfs_set_error() and up-calls */
+	const struct podfs_up_ops *up;
+	bool coherent; /* calls up->invalidate for every change elsewhere */
+	/* answers from a coherent cache of its own (libcephfs, driven by
+	 * the MDS's capabilities): the core caches nothing over it */
+	bool caches;
 };
 
 /* Gets each entry of a directory, "." and ".." excluded. OBJ is a new
@@ -53,8 +73,10 @@ struct podfs_backend_ops {
 	int version; /* PODFS_BACKEND_OPS_VERSION */
 	const char *name;
 
-	/* Connects and checks the volume's root exists. */
+	/* Connects and checks the volume's root exists; from then on the
+	 * backend may call UP. */
 	int (*attach)(const struct podfs_config *cfg, struct podfs_volume *vol,
+		      const struct podfs_up_ops *up,
 		      struct podfs_backend **out);
 	void (*detach)(struct podfs_backend *be);
 
@@ -159,7 +181,7 @@ struct podfs_backend_ops {
 	void (*stats)(struct podfs_backend *be, struct podfs_stats *st);
 };
 
-#define PODFS_BACKEND_OPS_VERSION 1
+#define PODFS_BACKEND_OPS_VERSION 2
 
 #ifdef HAVE_NFS
 extern const struct podfs_backend_ops podfs_nfs_backend;

@@ -23,6 +23,14 @@ void podfs_config_init(struct podfs_config *cfg)
 	cfg->uid = cfg->gid = cfg->umask = -1;
 	cfg->vers = 3;
 	cfg->nconnect = PODFS_DEFAULT_NCONNECT;
+	cfg->acregmin = PODFS_DEFAULT_ACREGMIN;
+	cfg->acregmax = PODFS_DEFAULT_ACREGMAX;
+	cfg->acdirmin = PODFS_DEFAULT_ACDIRMIN;
+	cfg->acdirmax = PODFS_DEFAULT_ACDIRMAX;
+	cfg->lookupcache = PODFS_LOOKUPCACHE_POSITIVE;
+	cfg->cto = true;
+	cfg->cache_mode = PODFS_CACHE_STRICT;
+	cfg->cache_size = PODFS_DEFAULT_CACHE_SIZE;
 }
 
 void podfs_config_free(struct podfs_config *cfg)
@@ -121,6 +129,44 @@ static int parse_int(const char *key, const char *val, long min, long max,
 	return 0;
 }
 
+/* A byte count with an optional binary suffix (k, M, G: 1024-based, as
+ * mount options usually mean them), at least PODFS_MIN_CACHE_SIZE. */
+static int parse_size(const char *key, const char *val,
+		      unsigned long long *out, char *err, size_t errlen)
+{
+	unsigned long long v, mult = 1;
+	char *end;
+
+	if (!isdigit((unsigned char)val[0]))
+		goto bad;
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (errno)
+		goto bad;
+	switch (*end) {
+	case 'k': case 'K':
+		mult = 1ULL << 10;
+		end++;
+		break;
+	case 'm': case 'M':
+		mult = 1ULL << 20;
+		end++;
+		break;
+	case 'g': case 'G':
+		mult = 1ULL << 30;
+		end++;
+		break;
+	}
+	if (*end || v > (1ULL << 50) / mult || v * mult < PODFS_MIN_CACHE_SIZE)
+		goto bad;
+	*out = v * mult;
+	return 0;
+bad:
+	return fail(err, errlen,
+		    "option '%s=%s': expected bytes (with k, M or G) from 4M to 1P",
+		    key, val);
+}
+
 enum applies { ANY, NFS_ONLY, CEPH_ONLY };
 
 enum opt_id {
@@ -128,7 +174,9 @@ enum opt_id {
 	OPT_GID, OPT_UMASK, OPT_VERS, OPT_PORT, OPT_MOUNTPORT, OPT_NCONNECT,
 	OPT_FS, OPT_NAME, OPT_SECRETFILE, OPT_KEYRING, OPT_CONF, OPT_MON_ADDR,
 	OPT_SECRET, OPT_CLIENT_ID, OPT_RSIZE, OPT_WSIZE, OPT_PROTO, OPT_SEC,
-	OPT_SLOTS,
+	OPT_SLOTS, OPT_AC, OPT_NOAC, OPT_ACTIMEO, OPT_ACREGMIN, OPT_ACREGMAX,
+	OPT_ACDIRMIN, OPT_ACDIRMAX, OPT_LOOKUPCACHE, OPT_CTO, OPT_NOCTO,
+	OPT_CACHE, OPT_CACHE_SIZE,
 };
 
 static const struct option_def {
@@ -158,6 +206,18 @@ static const struct option_def {
 	{ "proto", OPT_PROTO, NFS_ONLY, true },
 	{ "sec", OPT_SEC, NFS_ONLY, true },
 	{ "slots", OPT_SLOTS, NFS_ONLY, true },
+	{ "ac", OPT_AC, ANY, false },
+	{ "noac", OPT_NOAC, ANY, false },
+	{ "actimeo", OPT_ACTIMEO, ANY, true },
+	{ "acregmin", OPT_ACREGMIN, ANY, true },
+	{ "acregmax", OPT_ACREGMAX, ANY, true },
+	{ "acdirmin", OPT_ACDIRMIN, ANY, true },
+	{ "acdirmax", OPT_ACDIRMAX, ANY, true },
+	{ "lookupcache", OPT_LOOKUPCACHE, ANY, true },
+	{ "cto", OPT_CTO, ANY, false },
+	{ "nocto", OPT_NOCTO, ANY, false },
+	{ "cache", OPT_CACHE, ANY, true },
+	{ "cache_size", OPT_CACHE_SIZE, ANY, true },
 	{ "fs", OPT_FS, CEPH_ONLY, true },
 	{ "mds_namespace", OPT_FS, CEPH_ONLY, true },
 	{ "name", OPT_NAME, CEPH_ONLY, true },
@@ -282,6 +342,64 @@ static int apply_option(struct podfs_config *cfg, const char *key,
 				errlen);
 		cfg->slots = (int)v;
 		return ret;
+	case OPT_AC:
+		cfg->acregmin = PODFS_DEFAULT_ACREGMIN;
+		cfg->acregmax = PODFS_DEFAULT_ACREGMAX;
+		cfg->acdirmin = PODFS_DEFAULT_ACDIRMIN;
+		cfg->acdirmax = PODFS_DEFAULT_ACDIRMAX;
+		return 0;
+	case OPT_NOAC:
+		cfg->acregmin = cfg->acregmax = cfg->acdirmin = cfg->acdirmax = 0;
+		return 0;
+	case OPT_ACTIMEO:
+	case OPT_ACREGMIN:
+	case OPT_ACREGMAX:
+	case OPT_ACDIRMIN:
+	case OPT_ACDIRMAX:
+		ret = parse_int(def->name, val, 0, PODFS_MAX_ACTIMEO, 10, &v,
+				err, errlen);
+		if (ret)
+			return ret;
+		if (def->id == OPT_ACTIMEO || def->id == OPT_ACREGMIN)
+			cfg->acregmin = (int)v;
+		if (def->id == OPT_ACTIMEO || def->id == OPT_ACREGMAX)
+			cfg->acregmax = (int)v;
+		if (def->id == OPT_ACTIMEO || def->id == OPT_ACDIRMIN)
+			cfg->acdirmin = (int)v;
+		if (def->id == OPT_ACTIMEO || def->id == OPT_ACDIRMAX)
+			cfg->acdirmax = (int)v;
+		return 0;
+	case OPT_LOOKUPCACHE:
+		if (!strcmp(val, "all"))
+			cfg->lookupcache = PODFS_LOOKUPCACHE_ALL;
+		else if (!strcmp(val, "positive") || !strcmp(val, "pos"))
+			cfg->lookupcache = PODFS_LOOKUPCACHE_POSITIVE;
+		else if (!strcmp(val, "none"))
+			cfg->lookupcache = PODFS_LOOKUPCACHE_NONE;
+		else
+			return fail(err, errlen,
+				    "option 'lookupcache=%s': expected all, positive or none",
+				    val);
+		return 0;
+	case OPT_CTO:
+	case OPT_NOCTO:
+		cfg->cto = def->id == OPT_CTO;
+		return 0;
+	case OPT_CACHE:
+		if (!strcmp(val, "strict"))
+			cfg->cache_mode = PODFS_CACHE_STRICT;
+		else if (!strcmp(val, "none"))
+			cfg->cache_mode = PODFS_CACHE_NONE;
+		else if (!strcmp(val, "loose"))
+			cfg->cache_mode = PODFS_CACHE_LOOSE;
+		else
+			return fail(err, errlen,
+				    "option 'cache=%s': expected none, strict or loose",
+				    val);
+		return 0;
+	case OPT_CACHE_SIZE:
+		return parse_size(def->name, val, &cfg->cache_size, err,
+				  errlen);
 	case OPT_PORT:
 		ret = parse_int(def->name, val, 1, 65535, 10, &v, err, errlen);
 		cfg->port = (int)v;

@@ -178,15 +178,21 @@ PODFS_EXPORT int podfs_open(podfs_volume *vol, const char *path, int flags,
 	int ret;
 
 	if (!(flags & O_CREAT)) {
-		/* an existing file: its whole path in one go */
-		ret = walk(vol, path, &e);
-		if (ret)
-			return ret;
-		if (e.ino == PODFS_ROOT_INO)
-			return podfs_set_error(vol, EINVAL,
-					       "'%s' names the volume's root",
-					       path);
-		return open_found(vol, path, flags, &e, file);
+		/* an existing file: its whole path in one go; once more
+		 * when the name turned out to name another file now (the
+		 * open dropped the cached name: the server is asked) */
+		for (int tries = 0;; tries++) {
+			ret = walk(vol, path, &e);
+			if (ret)
+				return ret;
+			if (e.ino == PODFS_ROOT_INO)
+				return podfs_set_error(vol, EINVAL,
+						       "'%s' names the volume's root",
+						       path);
+			ret = open_found(vol, path, flags, &e, file);
+			if (ret != -ESTALE || tries)
+				return ret;
+		}
 	}
 	ret = walk_to_name(vol, path, &dir, name);
 	if (ret)

@@ -30,6 +30,27 @@ enum podfs_kind { PODFS_KIND_NONE = 0, PODFS_KIND_NFS, PODFS_KIND_CEPH };
 #define PODFS_MAX_IOSIZE (1024 * 1024)
 #define PODFS_DEFAULT_SLOTS 64
 #define PODFS_MAX_SLOTS 1024
+/* The cache's policy, as nfs(5) has it (seconds); cache_size in bytes. */
+#define PODFS_DEFAULT_ACREGMIN 3
+#define PODFS_DEFAULT_ACREGMAX 60
+#define PODFS_DEFAULT_ACDIRMIN 30
+#define PODFS_DEFAULT_ACDIRMAX 60
+#define PODFS_MAX_ACTIMEO 86400
+#define PODFS_DEFAULT_CACHE_SIZE (256ULL << 20)
+#define PODFS_MIN_CACHE_SIZE (4ULL << 20)
+
+enum podfs_lookupcache {
+	PODFS_LOOKUPCACHE_POSITIVE = 0, /* the default: names that exist */
+	PODFS_LOOKUPCACHE_ALL,		/* and names that don't */
+	PODFS_LOOKUPCACHE_NONE,
+};
+
+enum podfs_cache_mode {
+	PODFS_CACHE_STRICT = 0, /* close-to-open: the default */
+	PODFS_CACHE_NONE,	/* every read and write goes to the server */
+	PODFS_CACHE_LOOSE,	/* data trusted for the attribute timeout,
+				 * across opens too */
+};
 
 /* A volume's source and options, parsed. Strings are owned (malloc). */
 struct podfs_config {
@@ -51,6 +72,14 @@ struct podfs_config {
 	int nconnect;	/* connections in the pool */
 	int rsize, wsize; /* bytes per READ/WRITE; 0: what the server says */
 	int slots;	/* requests in flight per connection */
+
+	/* the cache's policy, one for the library and the kernel */
+	int acregmin, acregmax; /* seconds, regular files (and others) */
+	int acdirmin, acdirmax; /* seconds, directories */
+	enum podfs_lookupcache lookupcache;
+	bool cto;		/* close-to-open: revalidate at every open */
+	enum podfs_cache_mode cache_mode;
+	unsigned long long cache_size; /* bytes of cached file data */
 
 	/* CephFS */
 	char *mon_host; /* libcephfs mon_host, as written */
@@ -98,14 +127,6 @@ int podfs_file_write_async(struct podfs_volume *vol, struct podfs_file *f,
  * the end (path.c's podfs_readdir). */
 int podfs_dir_next(struct podfs_volume *vol, struct podfs_dir *dir,
 		   struct podfs_dirent *ent);
-
-/* For a backend: has the caller asked to hear of changes made elsewhere
- * (podfs_set_invalidate)? A backend that can tell sets be->coherent. */
-bool podfs_wants_invalidate(const struct podfs_volume *vol);
-/* For a backend, from its own threads (never with a podfs call of this
- * volume waiting on it): the object with KEY changed elsewhere. */
-void podfs_invalidate(struct podfs_volume *vol, uint64_t key, off_t off,
-		      off_t len);
 
 /* The libcephfs settings every client of ours takes (ceph/main.c):
  * no printing, no files or sockets of its own, permissions checked above

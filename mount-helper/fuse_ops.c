@@ -44,55 +44,31 @@ static struct podfs_cred cred_of(fuse_req_t req)
 	return cred;
 }
 
-/* As NFS does: attributes that have not changed for long are trusted
- * longer, from acXXXmin up to acXXXmax. */
-static double attr_timeout(const struct kernel_cache *kc, const struct stat *st)
+/* The library's cache policy (ac*, noac, lookupcache) decides how long
+ * the kernel may trust what it is told, so both caches agree. */
+static struct fuse_entry_param entry_param(const struct podfs_entry *e)
 {
-	bool dir = S_ISDIR(st->st_mode);
-	double min = dir ? kc->acdirmin : kc->acregmin;
-	double max = dir ? kc->acdirmax : kc->acregmax;
-	double t = difftime(time(NULL), st->st_mtime) / 10;
-
-	return t < min ? min : t > max ? max : t;
-}
-
-/* With close-to-open, names of files are never cached: each open looks
- * the file up again, which refreshes the size and mtime the kernel reads
- * by, so it sees what another client closed. */
-static double entry_timeout(const struct kernel_cache *kc, const struct stat *st)
-{
-	if (kc->lookupcache == LOOKUPCACHE_NONE ||
-	    (kc->cto && !S_ISDIR(st->st_mode)))
-		return 0;
-	return attr_timeout(kc, st);
-}
-
-static struct fuse_entry_param entry_param(fuse_req_t req,
-					   const struct podfs_entry *e)
-{
-	const struct kernel_cache *kc = &pf_of(req)->kc;
-
 	return (struct fuse_entry_param){
 		.ino = e->ino,
 		.generation = 1,
 		.attr = e->attr,
-		.attr_timeout = attr_timeout(kc, &e->attr),
-		.entry_timeout = entry_timeout(kc, &e->attr),
+		.attr_timeout = e->attr_timeout,
+		.entry_timeout = e->entry_timeout,
 	};
 }
 
 static void reply_entry(fuse_req_t req, const struct podfs_entry *e)
 {
-	struct fuse_entry_param ep = entry_param(req, e);
+	struct fuse_entry_param ep = entry_param(e);
 
 	if (fuse_reply_entry(req, &ep) == -ENOENT)
 		/* the request was interrupted: the kernel never took it */
 		podfs_ll_forget(pf_of(req)->vol, e->ino, 1);
 }
 
-static void reply_attr(fuse_req_t req, const struct stat *st)
+static void reply_attr(fuse_req_t req, fuse_ino_t ino, const struct stat *st)
 {
-	fuse_reply_attr(req, st, attr_timeout(&pf_of(req)->kc, st));
+	fuse_reply_attr(req, st, podfs_ll_attr_timeout(pf_of(req)->vol, ino));
 }
 
 static void reply_status(fuse_req_t req, int ret)
@@ -100,12 +76,23 @@ static void reply_status(fuse_req_t req, int ret)
 	fuse_reply_err(req, -ret);
 }
 
-/* Whether an open keeps the data the kernel cached of the file:
- * close-to-open drops it, unless the library tells us whenever another
- * client changes it. */
-static int keep_cache(const struct podfs_fuse *pf)
+/* What the kernel caches of a file just opened: nothing with cache=none;
+ * its pages kept when the library found the file unchanged
+ * (close-to-open), else dropped together with its attributes, so the size
+ * the kernel reads up to is the new one too. */
+static void open_cache(fuse_req_t req, fuse_ino_t ino, podfs_file *f,
+		       struct fuse_file_info *fi)
 {
-	return !pf->kc.cto || pf->coherent;
+	struct podfs_fuse *pf = pf_of(req);
+
+	fi->direct_io = podfs_file_direct_io(f);
+	fi->keep_cache = podfs_file_keep_cache(f);
+	if (!fi->keep_cache) {
+		pthread_mutex_lock(&pf->notify_lock);
+		if (pf->se)
+			fuse_lowlevel_notify_inval_inode(pf->se, ino, -1, 0);
+		pthread_mutex_unlock(&pf->notify_lock);
+	}
 }
 
 void podfs_fuse_invalidate(void *arg, uint64_t ino, off_t off, off_t len)
@@ -161,13 +148,12 @@ static void pf_init(void *userdata, struct fuse_conn_info *conn)
 
 static void pf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	const struct kernel_cache *kc = &pf_of(req)->kc;
 	struct podfs_entry e;
 	int ret = podfs_ll_lookup(pf_of(req)->vol, parent, name, &e);
 
-	if (ret == -ENOENT && kc->lookupcache == LOOKUPCACHE_ALL) {
-		/* a negative entry, kept as long as a directory's attributes */
-		struct fuse_entry_param ep = { .entry_timeout = kc->acdirmin };
+	if (ret == -ENOENT && e.entry_timeout > 0) {
+		/* a negative entry (lookupcache=all), kept as the library's */
+		struct fuse_entry_param ep = { .entry_timeout = e.entry_timeout };
 
 		fuse_reply_entry(req, &ep);
 	} else if (ret) {
@@ -203,7 +189,7 @@ static void pf_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (ret)
 		reply_status(req, ret);
 	else
-		reply_attr(req, &st);
+		reply_attr(req, ino, &st);
 }
 
 static void pf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -221,7 +207,7 @@ static void pf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (ret)
 		reply_status(req, ret);
 	else
-		reply_attr(req, &st);
+		reply_attr(req, ino, &st);
 }
 
 static void pf_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -327,7 +313,7 @@ static void pf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	fi->keep_cache = keep_cache(pf_of(req));
+	open_cache(req, ino, f, fi);
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		podfs_release(pf_of(req)->vol, f);
 }
@@ -347,9 +333,9 @@ static void pf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_status(req, ret);
 		return;
 	}
-	ep = entry_param(req, &e);
+	ep = entry_param(&e);
 	fi->fh = (uintptr_t)f;
-	fi->keep_cache = keep_cache(pf);
+	fi->direct_io = podfs_file_direct_io(f);
 	if (fuse_reply_create(req, &ep, fi) == -ENOENT) {
 		podfs_release(pf->vol, f);
 		podfs_ll_forget(pf->vol, e.ino, 1);
@@ -437,7 +423,7 @@ static int fill_entry(void *arg, const char *name,
 	size_t n;
 
 	if (b->plus) {
-		struct fuse_entry_param ep = entry_param(b->req, entry);
+		struct fuse_entry_param ep = entry_param(entry);
 
 		n = fuse_add_direntry_plus(b->req, b->buf + b->used,
 					   b->size - b->used, name, &ep, next);

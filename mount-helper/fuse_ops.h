@@ -11,26 +11,11 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-enum lookupcache { LOOKUPCACHE_ALL, LOOKUPCACHE_POSITIVE, LOOKUPCACHE_NONE };
-
-/* What the kernel may cache, with the kernel NFS client's options. */
-struct kernel_cache {
-	double acregmin, acregmax; /* seconds, regular files */
-	double acdirmin, acdirmax; /* seconds, directories */
-	enum lookupcache lookupcache;
-	bool cto; /* close-to-open: every open sees what others closed */
-};
-
-#define KERNEL_CACHE_DEFAULTS                                                  \
-	{ .acregmin = 3, .acregmax = 60, .acdirmin = 30, .acdirmax = 60,       \
-	  .lookupcache = LOOKUPCACHE_POSITIVE, .cto = true }
-
 /* The largest read or write the kernel sends us, and its read-ahead. */
 #define PODFS_FUSE_IO_MAX (1u << 20)
 
 struct podfs_fuse {
 	podfs_volume *vol;
-	struct kernel_cache kc;
 	long fsgroup; /* new objects get this group; -1: the caller's */
 	bool verbose;
 	/* the library reports others' changes: file data stays cached in

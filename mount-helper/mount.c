@@ -30,7 +30,6 @@ void mount_request_init(struct mount_request *req)
 {
 	memset(req, 0, sizeof(*req));
 	req->fsgroup = -1;
-	req->kc = (struct kernel_cache)KERNEL_CACHE_DEFAULTS;
 	req->allow_other = true;
 	req->default_permissions = true;
 }
@@ -99,76 +98,6 @@ static bool in_list(const char *const *list, const char *s, size_t n)
 	return false;
 }
 
-/* The kernel NFS client's attribute-cache options, for the kernel's
- * caches of a FUSE mount: 1 if ITEM was one, 0 if not, -1 if bad. */
-static int cache_option(struct kernel_cache *kc, const char *item, char *err,
-			size_t errlen)
-{
-	static const struct kernel_cache defaults = KERNEL_CACHE_DEFAULTS;
-	static const char *const names[] = { "acregmin", "acregmax", "acdirmin",
-					     "acdirmax", "actimeo" };
-	double *fields[] = { &kc->acregmin, &kc->acregmax, &kc->acdirmin,
-			     &kc->acdirmax };
-	const char *eq = strchr(item, '=');
-
-	if (!strcmp(item, "cto") || !strcmp(item, "nocto")) {
-		kc->cto = item[0] == 'c';
-		return 1;
-	}
-	if (!strcmp(item, "ac")) {
-		enum lookupcache lc = kc->lookupcache;
-		bool cto = kc->cto;
-
-		*kc = defaults;
-		kc->lookupcache = lc;
-		kc->cto = cto;
-		return 1;
-	}
-	if (!strcmp(item, "noac")) {
-		kc->acregmin = kc->acregmax = kc->acdirmin = kc->acdirmax = 0;
-		return 1;
-	}
-	if (!strncmp(item, "lookupcache=", 12)) {
-		const char *v = item + 12;
-
-		if (!strcmp(v, "all"))
-			kc->lookupcache = LOOKUPCACHE_ALL;
-		else if (!strcmp(v, "positive") || !strcmp(v, "pos"))
-			kc->lookupcache = LOOKUPCACHE_POSITIVE;
-		else if (!strcmp(v, "none"))
-			kc->lookupcache = LOOKUPCACHE_NONE;
-		else
-			return fail(err, errlen,
-				    "option '%s': expected all, positive or none",
-				    item);
-		return 1;
-	}
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		size_t n = strlen(names[i]);
-		char *end;
-		long v;
-
-		if (strncmp(item, names[i], n) || (item[n] && item[n] != '='))
-			continue;
-		if (!eq || !eq[1])
-			return fail(err, errlen, "option '%s' needs seconds",
-				    names[i]);
-		errno = 0;
-		v = strtol(eq + 1, &end, 10);
-		if (errno || *end || v < 0 || v > 86400)
-			return fail(err, errlen,
-				    "option '%s': expected seconds from 0 to 86400",
-				    item);
-		if (i == 4) /* actimeo: all four */
-			kc->acregmin = kc->acregmax = kc->acdirmin =
-				kc->acdirmax = (double)v;
-		else
-			*fields[i] = (double)v;
-		return 1;
-	}
-	return 0;
-}
-
 static int add_option(struct mount_request *req, const char *opt, size_t n,
 		      char *err, size_t errlen)
 {
@@ -177,11 +106,6 @@ static int add_option(struct mount_request *req, const char *opt, size_t n,
 
 	if (!item)
 		return fail(err, errlen, "out of memory");
-	ret = cache_option(&req->kc, item, err, errlen);
-	if (ret) {
-		free(item);
-		return ret < 0 ? -1 : 0;
-	}
 	if (!strcmp(item, "ro") || !strcmp(item, "rw")) {
 		req->readonly = item[1] == 'o';
 		ret = opts_append(&req->lib_opts, item, NULL);
@@ -392,7 +316,6 @@ static int serve(struct mount_request *req, int status_fd)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct podfs_fuse pf = {
-		.kc = req->kc,
 		.fsgroup = req->fsgroup,
 		.verbose = req->verbose,
 		.notify_lock = PTHREAD_MUTEX_INITIALIZER,

@@ -26,7 +26,6 @@ struct mount_request {
 	char *secret;	    /* a key from memory (FlexVolume), or NULL */
 	char *pod;	    /* "namespace/name (uid)" for the log, or NULL */
 	long fsgroup;	    /* new files get this group; -1: no */
-	struct kernel_cache kc;
 	bool readonly;
 	bool foreground, verbose, sloppy;
 	bool allow_other, default_permissions;

@@ -36,13 +36,6 @@ struct ceph_be {
 	pthread_mutex_t snap_lock;
 	uint64_t *snapids; /* tag N (N >= 1) is snapids[N - 1] */
 	unsigned nsnapids;
-
-	/* Hook for the MDS asking us to drop inode references (cache
-	 * pressure): the core or the mount helper may hang a function
-	 * here later; until then the request is ignored. It is called
-	 * from a libcephfs thread and must not block. */
-	void (*release_hook)(void *arg, uint64_t key);
-	void *release_arg;
 };
 
 struct ceph_obj {
@@ -91,7 +84,7 @@ int ceph_be_perms(struct ceph_be *cb, const struct podfs_cred *cred,
 void ceph_be_perms_put(struct ceph_be *cb, UserPerm *perms);
 /* main.c */
 int ceph_be_attach(const struct podfs_config *cfg, struct podfs_volume *vol,
-		   struct podfs_backend **out);
+		   const struct podfs_up_ops *up, struct podfs_backend **out);
 void ceph_be_detach(struct podfs_backend *be);
 
 #endif /* PODFS_CEPH_INTERNAL_H */

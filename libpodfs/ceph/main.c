@@ -26,10 +26,8 @@ static void ceph_be_ino_release(void *handle, vinodeno_t vino)
 {
 	struct ceph_be *cb = handle;
 
-	if (cb->release_hook)
-		cb->release_hook(cb->release_arg,
-				 ceph_be_vkey(cb, vino.ino.val,
-					      vino.snapid.val, true));
+	cb->be.up->release(cb->be.vol, ceph_be_vkey(cb, vino.ino.val,
+						    vino.snapid.val, true));
 }
 
 /* Another client is about to change the inode: the MDS recalls our right
@@ -40,9 +38,10 @@ static void ceph_be_ino_invalidate(void *handle, vinodeno_t vino,
 {
 	struct ceph_be *cb = handle;
 
-	podfs_invalidate(cb->be.vol,
-			 ceph_be_vkey(cb, vino.ino.val, vino.snapid.val, true),
-			 (off_t)off, (off_t)len);
+	cb->be.up->invalidate(cb->be.vol,
+			      ceph_be_vkey(cb, vino.ino.val, vino.snapid.val,
+					   true),
+			      (off_t)off, (off_t)len);
 }
 
 static const char *ceph_be_user(const struct podfs_config *cfg)
@@ -354,9 +353,10 @@ static int ceph_be_connect(struct ceph_be *cb, const struct podfs_config *cfg,
 		goto fail;
 	args.handle = cb;
 	args.ino_release_cb = ceph_be_ino_release;
-	if (reclaim && podfs_wants_invalidate(cb->be.vol)) {
+	if (reclaim) {
 		args.ino_cb = ceph_be_ino_invalidate;
 		cb->be.coherent = true;
+		cb->be.caches = true;
 	}
 	ceph_ll_register_callbacks(cb->cmount, &args);
 	if (reclaim)
@@ -390,7 +390,8 @@ static void ceph_be_free(struct ceph_be *cb)
 }
 
 static struct ceph_be *ceph_be_new(const struct podfs_config *cfg,
-				   struct podfs_volume *vol)
+				   struct podfs_volume *vol,
+				   const struct podfs_up_ops *up)
 {
 	struct ceph_be *cb = calloc(1, sizeof(*cb));
 
@@ -398,6 +399,7 @@ static struct ceph_be *ceph_be_new(const struct podfs_config *cfg,
 		return NULL;
 	cb->be.ops = &podfs_ceph_backend;
 	cb->be.vol = vol;
+	cb->be.up = up;
 	pthread_mutex_init(&cb->snap_lock, NULL);
 	cb->source = strdup(cfg->source ? cfg->source : "ceph");
 	if (!cb->source) {
@@ -414,7 +416,7 @@ static int ceph_be_explain_enoent(struct ceph_be *cb,
 				  const struct podfs_config *cfg,
 				  const char *root)
 {
-	struct ceph_be *probe = ceph_be_new(cfg, cb->be.vol);
+	struct ceph_be *probe = ceph_be_new(cfg, cb->be.vol, cb->be.up);
 	int ret = -ENOENT;
 
 	if (probe) {
@@ -457,14 +459,14 @@ static int ceph_be_check_root(struct ceph_be *cb, const char *root)
 	return 0;
 }
 
-int ceph_be_attach(const struct podfs_config *cfg,
-			  struct podfs_volume *vol, struct podfs_backend **out)
+int ceph_be_attach(const struct podfs_config *cfg, struct podfs_volume *vol,
+		   const struct podfs_up_ops *up, struct podfs_backend **out)
 {
 	const char *root = cfg->root ? cfg->root : "/";
 	struct ceph_be *cb;
 	int ret;
 
-	cb = ceph_be_new(cfg, vol);
+	cb = ceph_be_new(cfg, vol, up);
 	if (!cb)
 		return podfs_set_error(vol, ENOMEM, "out of memory");
 	ret = ceph_be_connect(cb, cfg, root, true);

@@ -220,7 +220,9 @@ static void nfs_be_free(struct nfs_be *nb)
 }
 
 static int nfs_be_attach(const struct podfs_config *cfg,
-			 struct podfs_volume *vol, struct podfs_backend **out)
+			 struct podfs_volume *vol,
+			 const struct podfs_up_ops *up,
+			 struct podfs_backend **out)
 {
 	const struct nfs_vops *vops;
 	struct nfs_be *nb;
@@ -235,6 +237,7 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 		return podfs_set_error(vol, ENOMEM, "out of memory");
 	nb->be.ops = &podfs_nfs_backend;
 	nb->be.vol = vol;
+	nb->be.up = up;
 	pthread_mutex_init(&nb->names, NULL);
 	pthread_mutex_init(&nb->pool_lock, NULL);
 	pthread_mutex_init(&nb->aio_lock, NULL);

@@ -38,10 +38,14 @@ struct podfs_cred {
 };
 
 /* A looked-up object: the inode number the caller now holds one lookup
- * reference on (release it with podfs_ll_forget) and its attributes. */
+ * reference on (release it with podfs_ll_forget) and its attributes, with
+ * how long the volume's cache policy (ac*, noac, lookupcache) lets the
+ * caller trust them: a FUSE filesystem hands both to the kernel. */
 struct podfs_entry {
 	uint64_t ino;
 	struct stat attr;
+	double attr_timeout;  /* seconds ATTR stays valid */
+	double entry_timeout; /* seconds the name stays bound to INO */
 };
 
 /* ---- Volumes ----------------------------------------------------------- */
@@ -117,14 +121,28 @@ struct podfs_stats {
 /* Fills ST: 0, or -EINVAL when VOL is not attached. */
 int podfs_stats(podfs_volume *vol, struct podfs_stats *st);
 
+/* Every counter of an attached volume, one call of FN each, NAME dotted
+ * ("cache.attr.hits"); the names are listed in libpodfs(3). Counters only
+ * grow. "ops.OP.count", ".errors", ".usec": backend ops sent (what the
+ * cache answered is not among them) and the time they took;
+ * "rpc.*": podfs_stats. 0, or -EINVAL when VOL is not attached. */
+typedef void (*podfs_stat_fn)(void *arg, const char *name, uint64_t value);
+int podfs_stats_foreach(podfs_volume *vol, podfs_stat_fn fn, void *arg);
+
 /* ---- Inode level (what a FUSE low-level filesystem needs) -------------- */
 /* Inode numbers come from lookups: each call that fills a podfs_entry adds
  * one lookup reference, released with podfs_ll_forget. */
 
+/* On -ENOENT, OUT->ino is 0 and OUT->entry_timeout is how long the
+ * caller may remember that NAME does not exist (lookupcache=all), else 0. */
 int podfs_ll_lookup(podfs_volume *vol, uint64_t parent, const char *name,
 		    struct podfs_entry *out);
 void podfs_ll_forget(podfs_volume *vol, uint64_t ino, uint64_t nlookup);
+/* From the volume's cache while it is fresh (ac*; never with noac). */
 int podfs_ll_getattr(podfs_volume *vol, uint64_t ino, struct stat *st);
+/* Seconds the attributes the volume last gave for INO (getattr, setattr)
+ * stay valid in its cache; 0 when they are not cached. */
+double podfs_ll_attr_timeout(podfs_volume *vol, uint64_t ino);
 
 /* Bits of TO_SET (same values as FUSE_SET_ATTR_*). */
 #define PODFS_SET_MODE (1 << 0)
@@ -219,6 +237,12 @@ int podfs_flush(podfs_volume *vol, podfs_file *file);
 int podfs_release(podfs_volume *vol, podfs_file *file);
 /* The inode number of an open file. */
 uint64_t podfs_file_ino(const podfs_file *file);
+/* 1 when what the caller cached of FILE's data before this open is still
+ * valid (close-to-open found the file unchanged, or the volume reports
+ * every change: podfs_coherent), 0 when it must be dropped. */
+int podfs_file_keep_cache(const podfs_file *file);
+/* 1 when FILE's data must not be cached at all (cache=none). */
+int podfs_file_direct_io(const podfs_file *file);
 
 /* ---- Path level (programs that link the library) ----------------------- */
 /* Paths are relative to the volume's root ("/a/b" and "a/b" alike); a ".."
