@@ -58,7 +58,7 @@ struct nfs4_open;
  * under (NFSv4.0 OPENs by name; NFSv3 renames an open file away rather
  * than remove it). */
 struct nfs_obj {
-	struct podfs_bobj b; /* key: the server's fileid */
+	struct podfs_bobj b; /* key: nfs_key() of handle and fileid */
 	atomic_int refs;
 	struct nfs_fh fh;
 	mode_t type; /* S_IFREG ... */
@@ -285,6 +285,13 @@ int nfs_status_errno(uint32_t status);
 /* Sets K's error from the server's STATUS for OP. */
 void nfs_call_status(struct nfs_call *k, int vers, const char *op,
 		     uint32_t status);
+
+/* The core's key for an object: its fileid alone would merge a file
+ * with a new one that reuses its number (a local file system reuses inode
+ * numbers at once), whose handle differs; the handle alone is what tells
+ * objects apart, so both go in (as the Linux client's nfs_find_actor
+ * compares fileid and handle). */
+uint64_t nfs_key(const struct nfs_fh *fh, uint64_t fileid);
 
 /* ---- objects (main.c) --------------------------------------------------- */
 struct nfs_obj *nfs_obj_new(struct nfs_be *nb, const void *fh, uint32_t len,

@@ -104,6 +104,15 @@ void nfs_call_status(struct nfs_call *k, int vers, const char *op,
 
 /* ---- objects --------------------------------------------------------------- */
 
+uint64_t nfs_key(const struct nfs_fh *fh, uint64_t fileid)
+{
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a, 64 bits */
+
+	for (uint32_t i = 0; i < fh->len; i++)
+		h = (h ^ (unsigned char)fh->data[i]) * 1099511628211ULL;
+	return h ^ fileid;
+}
+
 struct nfs_obj *nfs_obj_new(struct nfs_be *nb, const void *fh, uint32_t len,
 			    uint64_t fileid, mode_t type)
 {
@@ -120,10 +129,10 @@ struct nfs_obj *nfs_obj_new(struct nfs_be *nb, const void *fh, uint32_t len,
 		return NULL;
 	}
 	atomic_init(&o->refs, 1);
-	o->b.key = fileid;
 	o->type = type & S_IFMT;
 	o->fh.len = len;
 	memcpy(o->fh.data, fh, len);
+	o->b.key = nfs_key(&o->fh, fileid);
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_mutex_init(&o->sid_lock, NULL);
 	pthread_mutex_init(&o->alock, NULL);
@@ -298,7 +307,7 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 		ret = nfs_fail(nb, ENOTDIR, "%s is not a directory", cfg->path);
 		goto fail;
 	}
-	nb->root->b.key = st.st_ino;
+	nb->root->b.key = nfs_key(&nb->root->fh, (uint64_t)st.st_ino);
 	if (nb->vers == 4) {
 		ret = nfs4_client_start(nb);
 		if (ret)

@@ -451,7 +451,7 @@ static int v3_result(struct nfs_be *nb, struct v3call *c, struct nfs_obj *dir,
 			nfs_obj_put(nb, o);
 			return ret;
 		}
-		o->b.key = c->st.st_ino;
+		o->b.key = nfs_key(&o->fh, (uint64_t)c->st.st_ino);
 		o->type = c->st.st_mode & S_IFMT;
 	}
 	nfs_obj_hint(nb, o, &dir->fh, name);
