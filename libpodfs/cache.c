@@ -90,8 +90,17 @@ static void ac_bounds(const struct podfs_config *cfg, mode_t mode,
 		*max = *min;
 }
 
-bool cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
-		    const struct stat *st)
+/* One order for all inodes: a request's SINCE is compared with news of
+ * any inode, so one counter serves them all. */
+static uint64_t attr_news;
+
+uint64_t cache_attr_since(void)
+{
+	return __atomic_add_fetch(&attr_news, 1, __ATOMIC_RELAXED);
+}
+
+int cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
+		   const struct stat *st, uint64_t since)
 {
 	struct cache_attr *a = &in->attr;
 	uint64_t now = now_ns(), min, max;
@@ -99,6 +108,13 @@ bool cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
 
 	ac_bounds(&vol->cfg, st->st_mode, &min, &max);
 	pthread_mutex_lock(&in->lock);
+	/* sent before our own write landed, or before a newer reply was
+	 * stored: it may say a size the file had before */
+	if (since < a->gen) {
+		pthread_mutex_unlock(&in->lock);
+		return -1;
+	}
+	a->gen = since;
 	known = a->read_at != 0;
 	changed = !known || attr_changed(&a->st, st);
 	/* As the Linux client: a change brings the timeout down to the
@@ -119,6 +135,8 @@ bool cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
 	a->st = *st;
 	a->read_at = now;
 	a->valid = true;
+	if (S_ISREG(st->st_mode))
+		data_server_size(in, st->st_size);
 	pthread_mutex_unlock(&in->lock);
 	return changed;
 }
@@ -140,12 +158,19 @@ bool cache_attr_get(struct podfs_volume *vol, struct podfs_inode *in,
 	return hit;
 }
 
-void cache_attr_drop(struct podfs_inode *in)
+void cache_attr_drop_locked(struct podfs_inode *in)
 {
-	pthread_mutex_lock(&in->lock);
 	in->attr.valid = false;
 	/* our own change: what changes is asked for often */
 	in->attr.timeo = 0;
+	/* replies to requests already sent may not show it */
+	in->attr.gen = cache_attr_since();
+}
+
+void cache_attr_drop(struct podfs_inode *in)
+{
+	pthread_mutex_lock(&in->lock);
+	cache_attr_drop_locked(in);
 	pthread_mutex_unlock(&in->lock);
 }
 

@@ -36,7 +36,51 @@ struct cache_attr {
 	uint64_t read_at;  /* monotonic ns the server said it */
 	uint64_t timeo;	   /* ns they are trusted after read_at */
 	uint64_t timeo_at; /* when timeo last grew or shrank */
+	/* cache_attr_since() of the newest reply stored, or of the last
+	 * change of ours: a reply to a request sent before it is older than
+	 * what we know, and is not stored */
+	uint64_t gen;
 	bool valid;
+};
+
+/* ---- the data cache (data.c) ------------------------------------------------ */
+
+/* File data is cached in blocks of DBLOCK_SIZE bytes at multiples of it. */
+#define DBLOCK_SHIFT 16
+#define DBLOCK_SIZE (1U << DBLOCK_SHIFT)
+
+/* One block of a file's data. Under its inode's lock, but for LRU, which
+ * is the volume's data lock's. */
+struct dblock {
+	struct dblock *next; /* the inode's hash chain */
+	TAILQ_ENTRY(dblock) lru; /* vol->data.lru, while clean and idle */
+	struct podfs_inode *in;
+	uint64_t index;	   /* its offset in the file >> DBLOCK_SHIFT */
+	uint32_t vend;	   /* bytes [0, vend) hold the file's data */
+	uint32_t dstart, dend; /* bytes written here, not yet sent; or 0, 0 */
+	bool reading;	   /* a read from the server fills it: wait */
+	bool on_lru;
+	char *data;	   /* DBLOCK_SIZE bytes */
+};
+
+/* A volume's data cache: memory accounting, the LRU of clean blocks and
+ * the write-back thread. Lock order: an inode's lock before this one;
+ * the other way only with trylock (eviction). */
+struct data_cache {
+	bool on; /* cache=strict|loose over a backend that doesn't cache */
+	pthread_mutex_t lock;
+	pthread_cond_t room;	/* blocks or dirty bytes went, or I/O ended */
+	pthread_cond_t kick;	/* the flusher has work */
+	TAILQ_HEAD(, dblock) lru;
+	uint64_t bytes, limit;	/* block memory and cache_size */
+	uint64_t dirty, dirty_limit; /* bytes written, not yet sent */
+	uint64_t io, io_limit;	/* bytes of reads and writes in flight */
+	uint32_t run;		/* bytes one request carries: rsize/wsize
+				 * times the connections it is cut over */
+	pthread_t flusher;
+	bool flusher_on, stop;
+	/* counters (atomic) */
+	uint64_t hits, misses, readahead, wb_errors;
 };
 
 struct podfs_inode {
@@ -57,6 +101,20 @@ struct podfs_inode {
 	 * number, 0: none known), NAME; close-to-open checks it at open */
 	uint64_t parent;
 	char *name;
+
+	/* its data, under lock (data.c) */
+	struct dblock **dblocks; /* hashed by index */
+	uint32_t dbuckets, ndblocks;
+	off_t dsize;		/* its size as this client sees it; -1: unknown */
+	uint64_t ndirty;	/* bytes written, not sent (atomic reads too) */
+	uint64_t dirty_at;	/* when the oldest of them was written (ns) */
+	uint32_t io;		/* reads and writes in flight */
+	uint32_t wb_io;		/* of which writes: the server is behind */
+	uint32_t wb_sent;	/* write-backs started so far */
+	int wb_err;		/* the last write-back error */
+	uint32_t wb_seq;	/* write-back errors so far */
+	pthread_cond_t dcond;	/* a read or a write-back ended */
+	struct podfs_file *wfile; /* an open file to write back through */
 };
 
 struct inode_table {
@@ -72,7 +130,11 @@ struct podfs_file {
 	int flags;
 	bool keep_cache; /* what was cached before this open is still valid */
 	bool direct_io;	 /* nothing of it may be cached (cache=none) */
-	int error; /* a write error not yet reported by flush/fsync (vol->lock) */
+	bool cached;	 /* its data goes through the data cache */
+	bool closing;	 /* released: never to write back through (inode lock) */
+	uint32_t wb_seen; /* the inode's wb_seq reported to it (inode lock) */
+	off_t ra_next;	 /* read-ahead: where a sequential read goes on */
+	uint32_t ra_window; /* bytes read ahead of it, growing (inode lock) */
 	LIST_ENTRY(podfs_file) link; /* the volume's open files (vol->lock) */
 };
 
@@ -87,6 +149,7 @@ struct podfs_dir {
 	struct dir_entry *ents; /* [0] ".", [1] "..", then the directory */
 	size_t count, cap;
 	size_t pos; /* path-level podfs_readdir */
+	uint64_t since; /* cache_attr_since() when the listing was asked */
 	LIST_ENTRY(podfs_dir) link; /* the volume's open dirs (vol->lock) */
 };
 
@@ -105,7 +168,7 @@ extern const char *const dispatch_op_names[DISPATCH_OP_COUNT];
 struct core_counters {
 	uint64_t attr_hits, attr_misses;
 	uint64_t entry_hits, entry_misses;
-	uint64_t bytes_read, bytes_written;
+	uint64_t bytes_read, bytes_written; /* by the caller */
 	struct {
 		uint64_t count, errors, usec;
 	} ops[DISPATCH_OP_COUNT];
@@ -125,6 +188,7 @@ struct podfs_volume {
 	void *inval_arg;
 	bool inval_on; /* the table is there to map keys (under lock) */
 	struct core_counters counters;
+	struct data_cache data;
 };
 
 /* ---- errors (error.c) ----------------------------------------------------- */
@@ -161,7 +225,7 @@ void inode_release(struct podfs_volume *vol, struct podfs_inode *in,
  * one with OBJ's key, or a new one) and caches ST there; takes OBJ over.
  * With USERS, also takes user references (an open file). */
 int inode_from_obj(struct podfs_volume *vol, struct podfs_bobj *obj,
-		   const struct stat *st, uint32_t users,
+		   const struct stat *st, uint64_t since, uint32_t users,
 		   struct podfs_entry *out, struct podfs_inode **inp);
 /* One more lookup reference on the inode with KEY, if the table has it. */
 struct podfs_inode *inode_ref_key(struct podfs_volume *vol, uint64_t key);
@@ -195,12 +259,19 @@ void cache_inode_free(struct podfs_inode *in);
 /* IN's attributes if they are fresh (a hit), else false (a miss). */
 bool cache_attr_get(struct podfs_volume *vol, struct podfs_inode *in,
 		    struct stat *st);
-/* The server said ST of IN just now; true when that differs from what
- * was cached (or nothing was). */
-bool cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
-		    const struct stat *st);
+/* A point in the order of attribute news, taken before a request is
+ * sent: its reply may be stored only if nothing newer came since (as the
+ * Linux client's attribute generation counter). */
+uint64_t cache_attr_since(void);
+/* The server said ST of IN in reply to a request sent at SINCE: 1 when
+ * that differs from what was cached (or nothing was), 0 when not, and -1
+ * (not stored) when the reply is older than the inode's last news. */
+int cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
+		    const struct stat *st, uint64_t since);
 /* IN changed in a way not yet seen (our own write, a new link). */
 void cache_attr_drop(struct podfs_inode *in);
+/* The same, with IN's lock held. */
+void cache_attr_drop_locked(struct podfs_inode *in);
 /* Seconds the attributes IN holds stay fresh, from now. */
 double cache_attr_ttl(struct podfs_volume *vol, struct podfs_inode *in);
 
@@ -222,6 +293,38 @@ void cache_dentry_drop_all(struct podfs_inode *dir);
  * from now. */
 double cache_dentry_ttl(struct podfs_volume *vol, struct podfs_inode *dir,
 			mode_t mode);
+
+/* ---- the data cache (data.c) ----------------------------------------------- */
+
+/* Starts (attach) and stops (detach, after every file is closed) the
+ * volume's data cache and its write-back thread. */
+int data_start(struct podfs_volume *vol);
+void data_stop(struct podfs_volume *vol);
+void data_inode_init(struct podfs_inode *in);
+/* Frees IN's blocks (nothing is in flight or dirty any more). */
+void data_inode_free(struct podfs_volume *vol, struct podfs_inode *in);
+/* pread/pwrite through the cache (F->cached). */
+ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
+		  size_t count, off_t off);
+ssize_t data_write(struct podfs_volume *vol, struct podfs_file *f,
+		   const char *buf, size_t count, off_t off);
+/* Sends what is written to IN and waits for it (and for reads in
+ * flight); then the first write-back error F has not yet been told of. */
+int data_flush(struct podfs_volume *vol, struct podfs_inode *in,
+	       struct podfs_file *f);
+/* F closes: flushed, and no longer used to write back. */
+int data_release(struct podfs_volume *vol, struct podfs_file *f);
+/* Drops IN's clean cached data (someone else changed the file). */
+void data_invalidate(struct podfs_volume *vol, struct podfs_inode *in);
+/* The server said IN's size is SIZE (its attributes). */
+void data_server_size(struct podfs_inode *in, off_t size);
+/* ST (IN's, as the server said) with the size this client sees: what it
+ * wrote and did not send yet counts. */
+void data_patch_size(struct podfs_inode *in, struct stat *st);
+/* IN's size is not known any more (written around the cache). */
+void data_forget_size(struct podfs_inode *in);
+/* Is anything written to IN not yet sent? */
+bool data_dirty(struct podfs_inode *in);
 
 /* ---- dispatch (dispatch.c) ---------------------------------------------------
  * One function per backend op: each answers -ENOTSUP for an op the

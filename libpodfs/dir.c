@@ -97,6 +97,7 @@ PODFS_EXPORT int podfs_ll_opendir(podfs_volume *vol, uint64_t ino,
 	}
 	fill.vol = vol;
 	fill.dir = d;
+	d->since = cache_attr_since();
 	if (!ret)
 		ret = dispatch_readdir(vol, d->inode, dir_collect, &fill);
 	if (ret) {
@@ -126,7 +127,7 @@ static int dir_entry_ref(struct podfs_volume *vol, struct podfs_dir *d,
 	e->obj = NULL;
 	key = obj->key;
 	/* the attributes came with the listing: as fresh as a lookup's */
-	ret = inode_from_obj(vol, obj, &e->st, 0, out, &in);
+	ret = inode_from_obj(vol, obj, &e->st, d->since, 0, out, &in);
 	if (!ret) {
 		cache_dentry_set(vol, d->inode, e->name, key);
 		inode_set_name(in, d->inode->ino, e->name);

@@ -134,11 +134,13 @@ int dispatch_lookup(struct podfs_volume *vol, struct podfs_inode *dir,
 	struct podfs_bobj *obj;
 	struct stat st;
 	uint64_t key;
+	uint64_t since;
 	int ret = lookup_cached(vol, dir, name, out, &in);
 
 	if (ret < 0)
 		return entry_timeouts(vol, dir, ret, out);
 	if (ret == 0) {
+		since = cache_attr_since();
 		ret = (int)CALL(vol, OP_LOOKUP, lookup, name, dir->obj, name,
 				&obj, &st);
 		if (ret == -ENOENT)
@@ -146,7 +148,7 @@ int dispatch_lookup(struct podfs_volume *vol, struct podfs_inode *dir,
 		if (ret)
 			return entry_timeouts(vol, dir, ret, out);
 		key = obj->key;
-		ret = inode_from_obj(vol, obj, &st, 0, out, &in);
+		ret = inode_from_obj(vol, obj, &st, since, 0, out, &in);
 		if (ret)
 			return ret;
 		cache_dentry_set(vol, dir, name, key);
@@ -185,11 +187,13 @@ int dispatch_lookup_path(struct podfs_volume *vol, struct podfs_inode *dir,
 		if (ret < 0)
 			break;
 		if (ret == 0) {
+			uint64_t since = cache_attr_since();
+
 			ret = (int)CALL(vol, OP_LOOKUP, lookup_path, path,
 					cur->obj, p, &obj, &st);
 			if (!ret)
-				ret = inode_from_obj(vol, obj, &st, 0, out,
-						     NULL);
+				ret = inode_from_obj(vol, obj, &st, since, 0,
+						     out, NULL);
 			if (!ret)
 				out->entry_timeout = 0; /* no parent */
 			break;
@@ -216,19 +220,30 @@ int dispatch_getattr(struct podfs_volume *vol, struct podfs_inode *in,
 		     struct podfs_bfile *bf, bool force, struct stat *st,
 		     bool *changed)
 {
-	bool diff;
-	int ret;
+	int ret, diff;
 
 	if (changed)
 		*changed = false;
+	/* what we wrote goes first: size and mtime are the server's */
+	if (data_dirty(in))
+		data_flush(vol, in, NULL);
 	if (!force && cache_attr_get(vol, in, st))
 		return 0;
-	ret = (int)CALL(vol, OP_GETATTR, getattr, "getattr", in->obj, bf, st);
-	if (ret)
-		return ret;
-	diff = cache_attr_set(vol, in, st);
+	/* a reply overtaken by news of ours (a write landed meanwhile) is
+	 * asked again: it may say a size the file no longer has */
+	for (int tries = 0;; tries++) {
+		uint64_t since = cache_attr_since();
+
+		ret = (int)CALL(vol, OP_GETATTR, getattr, "getattr", in->obj,
+				bf, st);
+		if (ret)
+			return ret;
+		diff = cache_attr_set(vol, in, st, since);
+		if (diff >= 0 || tries == 2)
+			break;
+	}
 	if (changed)
-		*changed = diff;
+		*changed = diff > 0;
 	return 0;
 }
 
@@ -236,13 +251,22 @@ int dispatch_setattr(struct podfs_volume *vol, struct podfs_inode *in,
 		     struct podfs_bfile *bf, const struct stat *attr,
 		     int to_set, struct stat *out)
 {
-	int ret = (int)CALL(vol, OP_SETATTR, setattr, "setattr", in->obj, bf,
-			    attr, to_set, out);
+	uint64_t since;
+	int ret;
 
+	/* written data lands before a truncate (and its mtime before a
+	 * new one) */
+	if (data_dirty(in))
+		data_flush(vol, in, NULL);
+	since = cache_attr_since();
+	ret = (int)CALL(vol, OP_SETATTR, setattr, "setattr", in->obj, bf, attr,
+			to_set, out);
+	if (to_set & PODFS_SET_SIZE)
+		data_invalidate(vol, in);
 	if (ret)
 		cache_attr_drop(in); /* it may have half happened */
 	else
-		cache_attr_set(vol, in, out);
+		cache_attr_set(vol, in, out, since);
 	return ret;
 }
 
@@ -275,6 +299,7 @@ int dispatch_make(struct podfs_volume *vol, enum make_kind kind,
 	struct podfs_inode *in;
 	struct podfs_bobj *obj;
 	struct stat st;
+	uint64_t since = cache_attr_since();
 	int ret = 0;
 
 	switch (kind) {
@@ -294,7 +319,7 @@ int dispatch_make(struct podfs_volume *vol, enum make_kind kind,
 	dir_changed(vol, dir, name, ret ? 0 : obj->key, ret);
 	if (ret)
 		return ret;
-	ret = inode_from_obj(vol, obj, &st, 0, out, &in);
+	ret = inode_from_obj(vol, obj, &st, since, 0, out, &in);
 	if (ret)
 		return ret;
 	inode_set_name(in, dir->ino, name);
@@ -308,13 +333,14 @@ int dispatch_create(struct podfs_volume *vol, struct podfs_inode *dir,
 {
 	struct podfs_bobj *obj;
 	struct stat st;
+	uint64_t since = cache_attr_since();
 	int ret = (int)CALL(vol, OP_CREATE, create, name, dir->obj, name, mode,
 			    flags, cred, &obj, &st, bf);
 
 	dir_changed(vol, dir, name, ret ? 0 : obj->key, ret);
 	if (ret)
 		return ret;
-	ret = inode_from_obj(vol, obj, &st, 1, out, in);
+	ret = inode_from_obj(vol, obj, &st, since, 1, out, in);
 	if (ret) {
 		vol->ops->close(vol->be, *bf);
 		return ret;
@@ -328,6 +354,7 @@ int dispatch_link(struct podfs_volume *vol, struct podfs_inode *in,
 		  struct podfs_entry *out)
 {
 	struct stat st;
+	uint64_t since = cache_attr_since();
 	int ret = (int)CALL(vol, OP_LINK, link, newname, in->obj, newdir->obj,
 			    newname, &st);
 
@@ -340,7 +367,7 @@ int dispatch_link(struct podfs_volume *vol, struct podfs_inode *in,
 	pthread_mutex_lock(&vol->lock);
 	in->nlookup++;
 	pthread_mutex_unlock(&vol->lock);
-	cache_attr_set(vol, in, &st);
+	cache_attr_set(vol, in, &st, since);
 	entry_fill(vol, in, &st, out);
 	inode_set_name(in, newdir->ino, newname);
 	return entry_timeouts(vol, newdir, 0, out);
@@ -430,6 +457,7 @@ int dispatch_revalidate_name(struct podfs_volume *vol, struct podfs_inode *in,
 	char name[256];
 	struct stat st;
 	uint64_t parent = inode_name(in, name);
+	uint64_t since;
 	int ret;
 
 	if (!parent)
@@ -441,13 +469,14 @@ int dispatch_revalidate_name(struct podfs_volume *vol, struct podfs_inode *in,
 	pthread_mutex_unlock(&vol->lock);
 	if (!dir)
 		return 1;
+	since = cache_attr_since();
 	ret = (int)CALL(vol, OP_LOOKUP, lookup, name, dir->obj, name, &obj,
 			&st);
 	if (!ret && obj->key == in->obj->key) {
 		pthread_mutex_lock(&vol->lock);
 		vol->ops->merge(vol->be, in->obj, obj);
 		pthread_mutex_unlock(&vol->lock);
-		*changed = cache_attr_set(vol, in, &st);
+		*changed = cache_attr_set(vol, in, &st, since) != 0;
 		cache_dentry_set(vol, dir, name, in->obj->key);
 	} else if (!ret || ret == -ENOENT) {
 		if (!ret)
@@ -477,11 +506,7 @@ int dispatch_open(struct podfs_volume *vol, struct podfs_inode *in, int flags,
 ssize_t dispatch_read(struct podfs_volume *vol, struct podfs_file *f,
 		      void *buf, size_t count, off_t off)
 {
-	ssize_t ret = CALL(vol, OP_READ, read, "read", f->bf, buf, count, off);
-
-	if (ret > 0)
-		add(&vol->counters.bytes_read, (uint64_t)ret);
-	return ret;
+	return CALL(vol, OP_READ, read, "read", f->bf, buf, count, off);
 }
 
 ssize_t dispatch_write(struct podfs_volume *vol, struct podfs_file *f,
@@ -492,8 +517,6 @@ ssize_t dispatch_write(struct podfs_volume *vol, struct podfs_file *f,
 
 	/* size and mtime moved (or may have, on an error) */
 	cache_attr_drop(f->inode);
-	if (ret > 0)
-		add(&vol->counters.bytes_written, (uint64_t)ret);
 	return ret;
 }
 

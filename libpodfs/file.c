@@ -22,6 +22,10 @@ struct podfs_file *file_new(struct podfs_volume *vol, struct podfs_inode *in,
 	f->flags = flags;
 	f->keep_cache = keep_cache;
 	f->direct_io = vol->cfg.cache_mode == PODFS_CACHE_NONE;
+	f->cached = vol->data.on;
+	pthread_mutex_lock(&in->lock);
+	f->wb_seen = in->wb_seq; /* told only of what fails from now on */
+	pthread_mutex_unlock(&in->lock);
 	pthread_mutex_lock(&vol->lock);
 	LIST_INSERT_HEAD(&vol->files, f, link);
 	pthread_mutex_unlock(&vol->lock);
@@ -31,6 +35,8 @@ struct podfs_file *file_new(struct podfs_volume *vol, struct podfs_inode *in,
 PODFS_EXPORT ssize_t podfs_pread(podfs_volume *vol, podfs_file *f, void *buf,
 				 size_t count, off_t off)
 {
+	ssize_t ret;
+
 	error_begin();
 	if (off < 0)
 		return podfs_set_error(vol, EINVAL, "negative offset");
@@ -38,7 +44,12 @@ PODFS_EXPORT ssize_t podfs_pread(podfs_volume *vol, podfs_file *f, void *buf,
 		return podfs_set_error(vol, EBADF, "file is not open for reading");
 	if (count == 0)
 		return 0;
-	return dispatch_read(vol, f, buf, count, off);
+	ret = f->cached ? data_read(vol, f, buf, count, off)
+			: dispatch_read(vol, f, buf, count, off);
+	if (ret > 0)
+		__atomic_add_fetch(&vol->counters.bytes_read, (uint64_t)ret,
+				   __ATOMIC_RELAXED);
+	return ret;
 }
 
 int podfs_file_read_async(struct podfs_volume *vol, struct podfs_file *f,
@@ -63,12 +74,24 @@ int podfs_file_write_async(struct podfs_volume *vol, struct podfs_file *f,
 		return ret;
 	if ((f->flags & O_ACCMODE) == O_RDONLY)
 		return podfs_set_error(vol, EBADF, "file is not open for writing");
+	if (f->flags & O_APPEND)
+		return podfs_set_error(vol, ENOTSUP, "no asynchronous writes "
+				       "to a file opened O_APPEND");
+	/* around the data cache: what it holds of the file is not the
+	 * file's any more, nor the size it knows */
+	if (f->cached) {
+		data_flush(vol, f->inode, NULL);
+		data_invalidate(vol, f->inode);
+		data_forget_size(f->inode);
+	}
 	return dispatch_write_async(vol, f, buf, count, off, done, arg);
 }
 
 PODFS_EXPORT ssize_t podfs_pwrite(podfs_volume *vol, podfs_file *f,
 				  const void *buf, size_t count, off_t off)
 {
+	ssize_t ret;
+
 	error_begin();
 	if (off < 0)
 		return podfs_set_error(vol, EINVAL, "negative offset");
@@ -76,45 +99,53 @@ PODFS_EXPORT ssize_t podfs_pwrite(podfs_volume *vol, podfs_file *f,
 		return podfs_set_error(vol, EBADF, "file is not open for writing");
 	if (count == 0)
 		return 0;
-	return dispatch_write(vol, f, buf, count, off);
-}
+	if (!f->cached)
+		ret = dispatch_write(vol, f, buf, count, off);
+	else
+		ret = data_write(vol, f, buf, count, off);
+	/* O_SYNC, O_DSYNC: stable on the server before the write returns */
+	if (ret > 0 && f->cached && f->flags & (O_SYNC | O_DSYNC)) {
+		int err = data_flush(vol, f->inode, f);
 
-/* The sticky error of F, reported once. */
-static int take_error(struct podfs_volume *vol, struct podfs_file *f)
-{
-	int err;
-
-	pthread_mutex_lock(&vol->lock);
-	err = f->error;
-	f->error = 0;
-	pthread_mutex_unlock(&vol->lock);
-	return err;
+		if (!err)
+			err = dispatch_fsync(vol, f, !(f->flags & O_SYNC));
+		if (err)
+			ret = err;
+	}
+	if (ret > 0)
+		__atomic_add_fetch(&vol->counters.bytes_written, (uint64_t)ret,
+				   __ATOMIC_RELAXED);
+	return ret;
 }
 
 PODFS_EXPORT int podfs_fsync(podfs_volume *vol, podfs_file *f, int datasync)
 {
-	int err = take_error(vol, f);
-	int ret;
+	int err = 0, ret;
 
 	error_begin();
+	if (f->cached)
+		err = data_flush(vol, f->inode, f);
 	ret = dispatch_fsync(vol, f, datasync);
 	return err ? err : ret;
 }
 
+/* FUSE's flush, at every close(2) of a descriptor: what was written goes
+ * to the server (close-to-open), and an error writing it back is told. */
 PODFS_EXPORT int podfs_flush(podfs_volume *vol, podfs_file *f)
 {
-	/* writes go to the server as they are made: nothing is held back */
-	return take_error(vol, f);
+	error_begin();
+	return f->cached ? data_flush(vol, f->inode, f) : 0;
 }
 
 PODFS_EXPORT int podfs_release(podfs_volume *vol, podfs_file *f)
 {
-	int err, ret;
+	int err = 0, ret;
 
 	if (!f)
 		return 0;
-	err = take_error(vol, f);
 	error_begin();
+	if (f->cached)
+		err = data_release(vol, f);
 	ret = dispatch_close(vol, f->inode, f->bf);
 	pthread_mutex_lock(&vol->lock);
 	LIST_REMOVE(f, link);

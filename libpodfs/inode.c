@@ -118,6 +118,7 @@ static void table_unlink(struct inode_table *t, struct podfs_inode *in)
 static void inode_free(struct podfs_volume *vol, struct podfs_inode *in)
 {
 	vol->ops->put(vol->be, in->obj);
+	data_inode_free(vol, in);
 	cache_inode_free(in);
 	free(in->name);
 	free(in);
@@ -149,6 +150,7 @@ struct podfs_inode *inode_new(struct podfs_volume *vol, struct podfs_bobj *obj)
 		return NULL;
 	in->obj = obj;
 	cache_inode_init(in);
+	data_inode_init(in);
 	return in;
 }
 
@@ -209,16 +211,18 @@ void entry_fill(struct podfs_volume *vol, struct podfs_inode *in,
 {
 	out->ino = in->ino;
 	out->attr = *st;
+	data_patch_size(in, &out->attr);
 	present_attr(vol, &out->attr);
 	out->attr_timeout = cache_attr_ttl(vol, in);
 	out->entry_timeout = out->attr_timeout;
 }
 
 int inode_from_obj(struct podfs_volume *vol, struct podfs_bobj *obj,
-		   const struct stat *st, uint32_t users,
+		   const struct stat *st, uint64_t since, uint32_t users,
 		   struct podfs_entry *out, struct podfs_inode **inp)
 {
 	struct podfs_inode *in, *fresh = inode_new(vol, obj);
+	struct stat now;
 
 	pthread_mutex_lock(&vol->lock);
 	in = table_find_key(&vol->table, obj->key);
@@ -235,6 +239,7 @@ int inode_from_obj(struct podfs_volume *vol, struct podfs_bobj *obj,
 	}
 	pthread_mutex_unlock(&vol->lock);
 	if (fresh) {
+		data_inode_free(vol, fresh);
 		cache_inode_free(fresh);
 		free(fresh);
 	}
@@ -242,7 +247,11 @@ int inode_from_obj(struct podfs_volume *vol, struct podfs_bobj *obj,
 		vol->ops->put(vol->be, obj);
 		return podfs_set_error(vol, ENOMEM, "out of memory");
 	}
-	cache_attr_set(vol, in, st);
+	/* a reply older than a write of ours that landed since would hand
+	 * the caller a size the file had before: ask again */
+	if (cache_attr_set(vol, in, st, since) < 0 &&
+	    !dispatch_getattr(vol, in, NULL, true, &now, NULL))
+		st = &now;
 	if (out)
 		entry_fill(vol, in, st, out);
 	if (inp)

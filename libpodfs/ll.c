@@ -120,9 +120,11 @@ PODFS_EXPORT int podfs_ll_getattr(podfs_volume *vol, uint64_t ino,
 	if (ret)
 		return ret;
 	ret = dispatch_getattr(vol, in, NULL, false, st, NULL);
-	inode_put(vol, in);
-	if (!ret)
+	if (!ret) {
+		data_patch_size(in, st);
 		present_attr(vol, st);
+	}
+	inode_put(vol, in);
 	return ret;
 }
 
@@ -159,6 +161,15 @@ PODFS_EXPORT int podfs_ll_setattr(podfs_volume *vol, uint64_t ino,
 	if (!ret && out)
 		present_attr(vol, out);
 	return ret;
+}
+
+/* The flags the backend opens with: with the data cache, appends are
+ * the cache's (at the end it knows of) and the backend writes where it
+ * is told, as the server has no append. */
+static int backend_flags(struct podfs_volume *vol, int flags)
+{
+	flags &= ~(O_CREAT | O_EXCL);
+	return vol->data.on ? flags & ~O_APPEND : flags;
 }
 
 static int make_object(struct podfs_volume *vol, enum make_kind kind,
@@ -225,8 +236,10 @@ PODFS_EXPORT int podfs_ll_create(podfs_volume *vol, uint64_t parent,
 		ret = inode_get(vol, parent, &dir);
 	if (ret)
 		return ret;
-	ret = dispatch_create(vol, dir, name, mode, flags | O_CREAT, cred, out,
-			      &in, &bf);
+	ret = dispatch_create(vol, dir, name, mode,
+			      backend_flags(vol, flags) | O_CREAT |
+				      (flags & O_EXCL),
+			      cred, out, &in, &bf);
 	inode_put(vol, dir);
 	if (ret)
 		return ret;
@@ -377,6 +390,8 @@ static int open_revalidate(struct podfs_volume *vol, struct podfs_inode *in,
 		ret = dispatch_getattr(vol, in, bf, force, &st, &changed);
 	/* an error: can't tell, so nothing is kept */
 	*keep = !ret && !changed;
+	if (!*keep)
+		data_invalidate(vol, in);
 	return 0;
 }
 
@@ -394,11 +409,16 @@ PODFS_EXPORT int podfs_ll_open(podfs_volume *vol, uint64_t ino, int flags,
 		ret = inode_get(vol, ino, &in);
 	if (ret)
 		return ret;
-	ret = dispatch_open(vol, in, flags & ~(O_CREAT | O_EXCL), &bf);
+	/* what we wrote lands before a truncating open */
+	if (flags & O_TRUNC && data_dirty(in))
+		data_flush(vol, in, NULL);
+	ret = dispatch_open(vol, in, backend_flags(vol, flags), &bf);
 	if (ret) {
 		inode_put(vol, in);
 		return ret;
 	}
+	if (flags & O_TRUNC)
+		data_invalidate(vol, in);
 	ret = open_revalidate(vol, in, bf, &keep);
 	if (ret) {
 		dispatch_close(vol, in, bf);

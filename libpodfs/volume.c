@@ -191,7 +191,12 @@ PODFS_EXPORT int podfs_attach(podfs_volume *vol, const char *source,
 	vol->be = be;
 	vol->inval_on = true;
 	pthread_mutex_unlock(&vol->lock);
-	cache_attr_set(vol, root, &st);
+	cache_attr_set(vol, root, &st, cache_attr_since());
+	ret = data_start(vol);
+	if (ret) {
+		podfs_detach(vol);
+		return ret;
+	}
 	return 0;
 
 fail_detach:
@@ -220,6 +225,7 @@ PODFS_EXPORT int podfs_detach(podfs_volume *vol)
 	}
 	while (!LIST_EMPTY(&vol->dirs))
 		podfs_ll_releasedir(vol, LIST_FIRST(&vol->dirs));
+	data_stop(vol);
 	table_free(vol);
 	vol->ops->detach(vol->be);
 	vol->be = NULL;
@@ -260,6 +266,7 @@ PODFS_EXPORT int podfs_stats_foreach(podfs_volume *vol, podfs_stat_fn fn,
 				     void *arg)
 {
 	const struct core_counters *c = &vol->counters;
+	const struct data_cache *d = &vol->data;
 	struct podfs_stats rpc;
 	char name[64];
 	int ret = podfs_stats(vol, &rpc);
@@ -270,6 +277,13 @@ PODFS_EXPORT int podfs_stats_foreach(podfs_volume *vol, podfs_stat_fn fn,
 	fn(arg, "cache.attr.misses", get(&c->attr_misses));
 	fn(arg, "cache.entry.hits", get(&c->entry_hits));
 	fn(arg, "cache.entry.misses", get(&c->entry_misses));
+	fn(arg, "cache.data.hits", get(&d->hits));
+	fn(arg, "cache.data.misses", get(&d->misses));
+	fn(arg, "cache.data.bytes", get(&d->bytes));
+	fn(arg, "cache.data.limit", d->on ? d->limit : 0);
+	fn(arg, "cache.data.readahead_bytes", get(&d->readahead));
+	fn(arg, "writeback.queued_bytes", get(&d->dirty));
+	fn(arg, "writeback.errors", get(&d->wb_errors));
 	fn(arg, "bytes_read", get(&c->bytes_read));
 	fn(arg, "bytes_written", get(&c->bytes_written));
 	for (int i = 0; i < DISPATCH_OP_COUNT; i++) {

@@ -521,11 +521,35 @@ static void reply_xattr(fuse_req_t req, size_t size, ssize_t n,
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/* The statistics, from the root's virtual attribute; a size query is
+ * answered with room to spare, as the numbers grow between two calls. */
+static void reply_stats(fuse_req_t req, size_t size)
+{
+	char *json = stats_json(pf_of(req)->vol);
+	size_t n = json ? strlen(json) : 0;
+
+	if (!json)
+		fuse_reply_err(req, ENOMEM);
+	else if (size == 0)
+		fuse_reply_xattr(req, n + 4096);
+	else if (n > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, json, n);
+	free(json);
+}
+
 static void pf_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
-	char *buf = size ? malloc(size) : NULL;
+	char *buf;
 	ssize_t n;
+
+	if (ino == FUSE_ROOT_ID && !strcmp(name, PODFS_STATS_XATTR)) {
+		reply_stats(req, size);
+		return;
+	}
+	buf = size ? malloc(size) : NULL;
 
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);

@@ -27,6 +27,11 @@ struct podfs_fuse {
 
 extern const struct fuse_lowlevel_ops podfs_fuse_ops;
 
+/* The attribute of a mount's root that holds its statistics (JSON). */
+#define PODFS_STATS_XATTR "user.podfs.stats"
+/* VOL's statistics as JSON (stats.c; malloc'd), NULL when out of memory. */
+char *stats_json(podfs_volume *vol);
+
 /* podfs_invalidate_fn for a struct podfs_fuse: tells the kernel. */
 void podfs_fuse_invalidate(void *arg, uint64_t ino, off_t off, off_t len);
 /* Starts (SE) or stops (NULL) telling the kernel. */

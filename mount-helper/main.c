@@ -1,7 +1,8 @@
 /*
  * mount.podfs: mount(8) helper ("mount.podfs SOURCE DIR [-sfnv] [-o OPTS]",
- * so "mount -t podfs" works), unmount ("mount.podfs unmount DIR"), and a
- * kubelet FlexVolume driver when the first argument is a FlexVolume call.
+ * so "mount -t podfs" works), unmount ("mount.podfs unmount DIR"), a
+ * mount's statistics ("mount.podfs stats DIR"), and a kubelet FlexVolume
+ * driver when the first argument is a FlexVolume call.
  */
 #include "config.h"
 
@@ -19,6 +20,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: " PROG " SOURCE DIR [-sfnvh] [-o OPTIONS]\n"
 		"       " PROG " unmount DIR\n"
+		"       " PROG " stats [--prometheus] DIR\n"
 		"       " PROG " init | mount DIR JSON | unmount DIR   (kubelet FlexVolume)\n"
 		"SOURCE: nfs://server[:port]/export[/subdir], server:/export,\n"
 		"        ceph://[user@]mon[:port][,mon...]/[path], user@fsid.fs=/path\n"
@@ -56,6 +58,9 @@ int main(int argc, char **argv)
 	/* "unmount DIR" is kubelet's call too: it answers in JSON */
 	if (argc >= 2 && is_flexvolume_call(argv[1]))
 		return flexvolume_main(argc - 1, argv + 1);
+
+	if (argc >= 2 && !strcmp(argv[1], "stats"))
+		return stats_main(argc - 1, argv + 1);
 
 	mount_request_init(&req);
 	/* mount(8) puts the options after the positional arguments */

@@ -58,6 +58,10 @@ char *absolute_path(const char *dir);
 /* Runs a FlexVolume call (argv after the program name); prints kubelet's
  * JSON answer and returns the exit status. */
 int flexvolume_main(int argc, char **argv);
+
+/* "stats [--prometheus] DIR" (argv after the program name): prints the
+ * mount's statistics; the exit status. */
+int stats_main(int argc, char **argv);
 bool is_flexvolume_call(const char *arg);
 
 #endif /* PODFS_MOUNT_PODFS_H */
