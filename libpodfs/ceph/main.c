@@ -136,6 +136,33 @@ const char *const podfs_ceph_fixed_conf[][2] = {
 const size_t podfs_ceph_fixed_conf_count =
 	sizeof(podfs_ceph_fixed_conf) / sizeof(podfs_ceph_fixed_conf[0]);
 
+/* libcephfs keeps file data in its own object cacher (the core keeps
+ * none over a coherent backend): cache_size= bounds it as it bounds the
+ * core's cache on NFS, dirty data to half of it as there, and cache=none
+ * turns it off. Its defaults (200 MiB, 100 MiB dirty) would not follow
+ * the mount's option. */
+static int ceph_be_cache(struct ceph_be *cb, const struct podfs_config *cfg)
+{
+	unsigned long long size = cfg->cache_size, dirty = size / 2;
+	unsigned long long target = dirty / 2;
+	char num[32];
+	int ret;
+
+	if (cfg->cache_mode == PODFS_CACHE_NONE)
+		return ceph_be_set(cb, "client_oc", "false");
+	if (target > 8ULL << 20)
+		target = 8ULL << 20; /* Ceph's default: start early */
+	snprintf(num, sizeof(num), "%llu", size);
+	ret = ceph_be_set(cb, "client_oc_size", num);
+	snprintf(num, sizeof(num), "%llu", dirty);
+	if (!ret)
+		ret = ceph_be_set(cb, "client_oc_max_dirty", num);
+	snprintf(num, sizeof(num), "%llu", target);
+	if (!ret)
+		ret = ceph_be_set(cb, "client_oc_target_dirty", num);
+	return ret;
+}
+
 /* Options that make libcephfs behave as a library inside a mount helper:
  * no printing, no files or sockets of its own, and no limit longer than
  * the volume's timeo. */
@@ -183,6 +210,9 @@ static int ceph_be_configure(struct ceph_be *cb, const struct podfs_config *cfg)
 		if (ret)
 			return ret;
 	}
+	ret = ceph_be_cache(cb, cfg);
+	if (ret)
+		return ret;
 	if (cfg->fs_name) {
 		/* client_fs is Pacific's name; client_mds_namespace the old */
 		ret = ceph_be_set(cb, "client_fs", cfg->fs_name);
