@@ -98,21 +98,6 @@ new" ] || fail "$label: after remounting read: $(cat "$T/$label/probe")"
 	podfs_umount "$dir" "$DAEMON"
 }
 
-# evict_ceph_client PID: the MDS drops the session of the libcephfs client
-# that ran in process PID (on this host)
-evict_ceph_client() {
-	local id
-	id=$(timeout 30 ceph -c "$PODFS_TEST_CEPH_CONF" tell "mds.$PODFS_TEST_CEPH_FS:0" client ls 2>/dev/null |
-		"$PY" -c 'import json, socket, sys
-for s in json.load(sys.stdin):
-    m = s.get("client_metadata", {})
-    if m.get("pid") == sys.argv[1] and m.get("hostname") == socket.gethostname():
-        print(s["id"])' "$1") || fail "ceph tell mds client ls failed"
-	[ -n "$id" ] || return 0
-	timeout 30 ceph -c "$PODFS_TEST_CEPH_CONF" tell "mds.$PODFS_TEST_CEPH_FS:0" client evict "id=$id" \
-		>/dev/null 2>&1 || fail "evicting the killed Ceph client $id failed"
-}
-
 run_case nfs3 dead nfs3 "$PODFS_TEST_NFS3"
 run_case nfs4 dead nfs4 "$PODFS_TEST_NFS4"
 run_case ceph dead ceph "$PODFS_TEST_CEPH" -o "$(ceph_opts)"

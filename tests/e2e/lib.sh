@@ -261,6 +261,23 @@ ceph_opts() {
 	echo "secretfile=$PODFS_TEST_CEPH_SECRETFILE"
 }
 
+# evict_ceph_client PID: the MDS drops the session of the libcephfs client
+# that ran in process PID (on this host), a killed daemon's, so that no
+# other client waits for it to time out (needs the ceph command and
+# PODFS_TEST_CEPH_CONF, PODFS_TEST_CEPH_FS)
+evict_ceph_client() {
+	local id
+	id=$(timeout 30 ceph -c "$PODFS_TEST_CEPH_CONF" tell "mds.$PODFS_TEST_CEPH_FS:0" client ls 2>/dev/null |
+		"$PY" -c 'import json, socket, sys
+for s in json.load(sys.stdin):
+    m = s.get("client_metadata", {})
+    if m.get("pid") == sys.argv[1] and m.get("hostname") == socket.gethostname():
+        print(s["id"])' "$1") || fail "ceph tell mds client ls failed"
+	[ -n "$id" ] || return 0
+	timeout 30 ceph -c "$PODFS_TEST_CEPH_CONF" tell "mds.$PODFS_TEST_CEPH_FS:0" client evict "id=$id" \
+		>/dev/null 2>&1 || fail "evicting the killed Ceph client $id failed"
+}
+
 # ---- containers -----------------------------------------------------------------
 # in_container NAME VOL CMD...: runs CMD (and waits) like a container of the
 # pod: own mount namespace, VOL bind-mounted at $T/NAME/shared, cwd there.
