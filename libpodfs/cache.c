@@ -104,7 +104,7 @@ int cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
 {
 	struct cache_attr *a = &in->attr;
 	uint64_t now = now_ns(), min, max;
-	bool known, changed;
+	bool known, changed, foreign;
 
 	ac_bounds(&vol->cfg, st->st_mode, &min, &max);
 	pthread_mutex_lock(&in->lock);
@@ -117,6 +117,9 @@ int cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
 	a->gen = since;
 	known = a->read_at != 0;
 	changed = !known || attr_changed(&a->st, st);
+	/* what moved since our own change is that change: not news */
+	foreign = changed && !(known && a->own);
+	a->own = false;
 	/* As the Linux client: a change brings the timeout down to the
 	 * minimum; attributes found unchanged after a whole timeout double
 	 * it, up to the maximum. So what changes often is asked often. */
@@ -129,16 +132,17 @@ int cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
 			a->timeo = min;
 		a->timeo_at = now;
 	}
-	/* the directory changed: its names may be gone */
-	if (known && changed && S_ISDIR(st->st_mode))
+	/* the directory changed elsewhere: its names may be gone */
+	if (known && foreign && S_ISDIR(st->st_mode))
 		in->dentry_gen++;
 	a->st = *st;
 	a->read_at = now;
+	a->names_until = now + a->timeo;
 	a->valid = true;
 	if (S_ISREG(st->st_mode))
 		data_server_size(in, st->st_size);
 	pthread_mutex_unlock(&in->lock);
-	return changed;
+	return foreign;
 }
 
 bool cache_attr_get(struct podfs_volume *vol, struct podfs_inode *in,
@@ -161,10 +165,33 @@ bool cache_attr_get(struct podfs_volume *vol, struct podfs_inode *in,
 void cache_attr_drop_locked(struct podfs_inode *in)
 {
 	in->attr.valid = false;
+	in->attr.own = true;
 	/* our own change: what changes is asked for often */
 	in->attr.timeo = 0;
 	/* replies to requests already sent may not show it */
 	in->attr.gen = cache_attr_since();
+}
+
+void cache_attr_foreign(struct podfs_inode *in)
+{
+	pthread_mutex_lock(&in->lock);
+	in->attr.valid = false;
+	in->attr.own = false;
+	in->attr.timeo = 0;
+	in->attr.names_until = 0;
+	in->attr.gen = cache_attr_since();
+	in->dentry_gen++;
+	pthread_mutex_unlock(&in->lock);
+}
+
+bool cache_attr_own(struct podfs_inode *in)
+{
+	bool own;
+
+	pthread_mutex_lock(&in->lock);
+	own = in->attr.own;
+	pthread_mutex_unlock(&in->lock);
+	return own;
 }
 
 void cache_attr_drop(struct podfs_inode *in)
@@ -211,11 +238,13 @@ static struct cache_dentry **dentry_slot(struct podfs_inode *dir,
 	return pp;
 }
 
-/* Names are cached while the directory's attributes are: fresh, and
- * not changed since (cache_attr_set drops them when they change). */
+/* Names are cached while the directory's attributes were fresh when
+ * last read, and not changed by another client since (cache_attr_set
+ * drops them then); our own changes keep them, as we set the names we
+ * change. */
 static bool dir_fresh(struct podfs_inode *dir)
 {
-	return dir->attr.valid && now_ns() - dir->attr.read_at < dir->attr.timeo;
+	return now_ns() < dir->attr.names_until;
 }
 
 static int dentry_find(struct podfs_volume *vol, struct podfs_inode *dir,
@@ -337,6 +366,8 @@ void cache_dentry_drop_all(struct podfs_inode *dir)
 double cache_dentry_ttl(struct podfs_volume *vol, struct podfs_inode *dir,
 			mode_t mode)
 {
+	uint64_t now, left;
+
 	if (vol->cfg.lookupcache == PODFS_LOOKUPCACHE_NONE)
 		return 0;
 	/* Close-to-open over a backend that checks no name at open (it
@@ -344,5 +375,11 @@ double cache_dentry_ttl(struct podfs_volume *vol, struct podfs_inode *dir,
 	 * elsewhere shows only if every open looks its name up again. */
 	if (vol->be->caches && vol->cfg.cto && !S_ISDIR(mode))
 		return 0;
-	return cache_attr_ttl(vol, dir);
+	if (!core_caches(vol))
+		return cache_attr_ttl(vol, dir);
+	pthread_mutex_lock(&dir->lock);
+	now = now_ns();
+	left = dir_fresh(dir) ? dir->attr.names_until - now : 0;
+	pthread_mutex_unlock(&dir->lock);
+	return (double)left / NSEC;
 }

@@ -40,7 +40,14 @@ struct cache_attr {
 	 * change of ours: a reply to a request sent before it is older than
 	 * what we know, and is not stored */
 	uint64_t gen;
+	/* a directory's names are trusted until then (monotonic ns): our
+	 * own changes to it keep them, since we update the names we change */
+	uint64_t names_until;
 	bool valid;
+	/* changed by this client since they were read: the next attributes
+	 * that differ show our change, not another client's (the Linux
+	 * client's assumption when a reply carries no pre-op attributes) */
+	bool own;
 };
 
 /* ---- the data cache (data.c) ------------------------------------------------ */
@@ -268,10 +275,16 @@ uint64_t cache_attr_since(void);
  * (not stored) when the reply is older than the inode's last news. */
 int cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
 		    const struct stat *st, uint64_t since);
-/* IN changed in a way not yet seen (our own write, a new link). */
+/* We changed IN in a way not yet seen (our own write, a new link): its
+ * attributes are asked again, and the change they show is ours. */
 void cache_attr_drop(struct podfs_inode *in);
 /* The same, with IN's lock held. */
 void cache_attr_drop_locked(struct podfs_inode *in);
+/* Someone else changed IN (the backend said so): its attributes and a
+ * directory's names go, and the next change seen is theirs. */
+void cache_attr_foreign(struct podfs_inode *in);
+/* Was IN changed by us since its attributes were last read? */
+bool cache_attr_own(struct podfs_inode *in);
 /* Seconds the attributes IN holds stay fresh, from now. */
 double cache_attr_ttl(struct podfs_volume *vol, struct podfs_inode *in);
 

@@ -144,8 +144,19 @@ PODFS_EXPORT int podfs_release(podfs_volume *vol, podfs_file *f)
 	if (!f)
 		return 0;
 	error_begin();
-	if (f->cached)
+	if (f->cached) {
 		err = data_release(vol, f);
+		/* What it wrote has landed: its attributes now tell our own
+		 * change, read before anyone else's can come into them. Later
+		 * changes are another client's: the next open (close-to-open)
+		 * sees them and drops what is cached. */
+		if ((f->flags & O_ACCMODE) != O_RDONLY &&
+		    cache_attr_own(f->inode)) {
+			struct stat st;
+
+			dispatch_getattr(vol, f->inode, f->bf, true, &st, NULL);
+		}
+	}
 	ret = dispatch_close(vol, f->inode, f->bf);
 	pthread_mutex_lock(&vol->lock);
 	LIST_REMOVE(f, link);

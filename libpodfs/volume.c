@@ -123,7 +123,7 @@ static uint64_t up_drop(struct podfs_volume *vol, uint64_t key)
 	in = vol->inval_on ? table_find_key(&vol->table, key) : NULL;
 	if (in) {
 		ino = in->ino;
-		cache_attr_drop(in);
+		cache_attr_foreign(in);
 		cache_dentry_drop_all(in);
 	}
 	pthread_mutex_unlock(&vol->lock);

@@ -342,10 +342,51 @@ static void pf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
+/* Each FUSE thread reads into a buffer of its own, kept while the thread
+ * lives: a fresh megabyte per read is, for malloc, often a fresh mapping
+ * faulted in page by page. */
+static pthread_key_t read_buf_key;
+static pthread_once_t read_buf_once = PTHREAD_ONCE_INIT;
+static bool read_buf_keyed;
+
+struct read_buf {
+	size_t size;
+	char data[];
+};
+
+static void read_buf_init(void)
+{
+	read_buf_keyed = !pthread_key_create(&read_buf_key, free);
+}
+
+/* A buffer of SIZE bytes for this thread's read; *OWN when the caller
+ * must free it (no thread key to keep it under). */
+static char *read_buf(size_t size, bool *own)
+{
+	struct read_buf *b;
+
+	pthread_once(&read_buf_once, read_buf_init);
+	*own = !read_buf_keyed;
+	if (*own)
+		return malloc(size ? size : 1);
+	b = pthread_getspecific(read_buf_key);
+	if (b && b->size >= size)
+		return b->data;
+	free(b);
+	if (size < PODFS_FUSE_IO_MAX)
+		size = PODFS_FUSE_IO_MAX;
+	b = malloc(sizeof(*b) + size);
+	if (b)
+		b->size = size;
+	pthread_setspecific(read_buf_key, b);
+	return b ? b->data : NULL;
+}
+
 static void pf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	char *buf = malloc(size ? size : 1);
+	bool own;
+	char *buf = read_buf(size, &own);
 	ssize_t n;
 
 	(void)ino;
@@ -358,7 +399,8 @@ static void pf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_status(req, (int)n);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
-	free(buf);
+	if (own)
+		free(buf);
 }
 
 static void pf_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

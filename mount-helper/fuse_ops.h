@@ -5,7 +5,10 @@
 #ifndef PODFS_FUSE_OPS_H
 #define PODFS_FUSE_OPS_H
 
-#define FUSE_USE_VERSION 34
+/* 3.12: fuse_session_loop_mt() takes a fuse_loop_config from
+ * fuse_loop_cfg_create() (with 3.4 it would read it as the old struct
+ * and start a thread per request) */
+#define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 #include <podfs/podfs.h>
 #include <pthread.h>

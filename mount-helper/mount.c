@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -325,6 +326,13 @@ static int serve(struct mount_request *req, int status_fd)
 	char msg[1024];
 	int ret = EX_FAIL, err;
 
+	/* Sixteen FUSE threads and the backend's would each get a malloc
+	 * arena of their own (up to 8 per CPU), every one keeping freed
+	 * I/O buffers: the daemon's memory would follow its thread count,
+	 * not cache_size. Two arenas keep contention low and memory flat.
+	 * (A fixed mmap threshold would bound libcephfs' heap as well, but
+	 * measured reads over CephFS 2.5 times slower with it.) */
+	mallopt(M_ARENA_MAX, 2);
 	pf.vol = podfs_new();
 	if (!pf.vol) {
 		report(status_fd, "out of memory");

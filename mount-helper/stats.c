@@ -100,10 +100,15 @@ static void print_sample(const char *name, const char *op, const char *dir,
 	printf("\"} %llu\n", (unsigned long long)value);
 }
 
-static void print_type(const char *name)
+/* The exposed name of statistic NAME, into OUT: a counter's ends in
+ * "_total", as Prometheus' naming rules want. Its TYPE line goes first. */
+static const char *print_type(const char *name, char *out, size_t len)
 {
-	printf("# TYPE podfs_%s %s\n", name,
-	       is_gauge(name) ? "gauge" : "counter");
+	bool gauge = is_gauge(name);
+
+	snprintf(out, len, "%s%s", name, gauge ? "" : "_total");
+	printf("# TYPE podfs_%s %s\n", out, gauge ? "gauge" : "counter");
+	return out;
 }
 
 /* "ops": {"read": {"count": N, ...}, ...} as one metric per field
@@ -119,17 +124,17 @@ static void print_ops(json_object *ops, const char *dir)
 	first = json_object_iter_peek_value(&it);
 	json_object_object_foreach(first, field, unused)
 	{
-		char m[64];
+		char m[64], full[80];
 
 		(void)unused;
 		snprintf(m, sizeof(m), "ops_%s", field);
-		print_type(m);
+		print_type(m, full, sizeof(full));
 		json_object_object_foreach(ops, op, fields)
 		{
 			json_object *v;
 
 			if (json_object_object_get_ex(fields, field, &v))
-				print_sample(m, op, dir,
+				print_sample(full, op, dir,
 					     json_object_get_uint64(v));
 		}
 	}
@@ -141,7 +146,7 @@ static void print_prometheus(json_object *o, const char *prefix,
 {
 	json_object_object_foreach(o, key, val)
 	{
-		char name[256];
+		char name[256], full[270];
 
 		snprintf(name, sizeof(name), "%s%s%s", prefix,
 			 *prefix ? "_" : "", key);
@@ -151,8 +156,8 @@ static void print_prometheus(json_object *o, const char *prefix,
 		} else if (json_object_is_type(val, json_type_object)) {
 			print_prometheus(val, name, dir);
 		} else if (json_object_is_type(val, json_type_int)) {
-			print_type(name);
-			print_sample(name, NULL, dir,
+			print_sample(print_type(name, full, sizeof(full)),
+				     NULL, dir,
 				     json_object_get_uint64(val));
 		}
 	}

@@ -14,14 +14,27 @@
 
 #include "internal.h"
 
-/* Uncommitted data an object holds before a write commits it: what a
- * server restart could lose is kept this long. */
-#define NFS_MAX_UNCOMMITTED (64u * 1024 * 1024)
-/* Free chunks the volume keeps for the next writes: enough that a stream
- * of writes reuses memory rather than faulting it in anew (a quarter of
- * NFS_MAX_UNCOMMITTED: an idle mount daemon measured 90 MiB resident with
- * all of it kept), not so much that an idle volume holds on to it. */
-#define NFS_POOL_MAX (NFS_MAX_UNCOMMITTED / 4 / NFS_CHUNK_SIZE)
+/* Uncommitted data the volume holds (all its files together) before a
+ * write commits its file: what a server restart could lose is kept this
+ * long. A quarter of cache_size, within these bounds, so the daemon's
+ * memory follows the one size the user set. */
+#define NFS_UNSTABLE_MIN (4ull * 1024 * 1024)
+#define NFS_UNSTABLE_MAX (64ull * 1024 * 1024)
+
+void nfs_unstable_init(struct nfs_be *nb, unsigned long long cache_size)
+{
+	size_t max = cache_size / 4;
+
+	if (max < NFS_UNSTABLE_MIN)
+		max = NFS_UNSTABLE_MIN;
+	if (max > NFS_UNSTABLE_MAX)
+		max = NFS_UNSTABLE_MAX;
+	nb->unstable_max = max;
+	/* Free chunks kept for the next writes: enough that a stream of
+	 * writes reuses memory rather than faulting it in anew, not so
+	 * much that an idle volume holds on to it. */
+	nb->pool_max = max / 4 / NFS_CHUNK_SIZE;
+}
 
 /* A record in a chunk: where the data was written, and how much. */
 struct record {
@@ -58,7 +71,7 @@ static void chunks_put(struct nfs_be *nb, struct nfs_chunk *c)
 	for (; c; c = next) {
 		next = c->next;
 		pthread_mutex_lock(&nb->pool_lock);
-		if (nb->pool_count < NFS_POOL_MAX) {
+		if (nb->pool_count < nb->pool_max) {
 			c->next = nb->pool;
 			nb->pool = c;
 			nb->pool_count++;
@@ -106,6 +119,7 @@ int nfs_unstable_keep(struct nfs_be *nb, struct nfs_obj *o,
 	memcpy(c->data + c->used + sizeof(r), io->buf, io->done);
 	c->used += need;
 	o->dirty_bytes += io->done;
+	atomic_fetch_add(&nb->unstable_bytes, io->done);
 	if (!o->verf_known) {
 		memcpy(o->verf, io->verf, 8);
 		o->verf_known = true;
@@ -116,14 +130,24 @@ int nfs_unstable_keep(struct nfs_be *nb, struct nfs_obj *o,
 	return 0;
 }
 
-bool nfs_unstable_full(struct nfs_obj *o)
+bool nfs_unstable_full(struct nfs_be *nb, struct nfs_obj *o)
 {
 	bool full;
 
 	pthread_mutex_lock(&o->wlock);
-	full = o->dirty_bytes > NFS_MAX_UNCOMMITTED;
+	full = o->dirty_bytes &&
+	       atomic_load(&nb->unstable_bytes) > nb->unstable_max;
 	pthread_mutex_unlock(&o->wlock);
 	return full;
+}
+
+/* O's uncommitted data goes (wlock held). */
+static void unstable_clear(struct nfs_be *nb, struct nfs_obj *o)
+{
+	chunks_put(nb, o->dirty);
+	atomic_fetch_sub(&nb->unstable_bytes, o->dirty_bytes);
+	o->dirty = o->dirty_tail = NULL;
+	o->dirty_bytes = 0;
 }
 
 /* Sends every record of O's again, FILE_SYNC (wlock held). */
@@ -173,9 +197,7 @@ int nfs_commit(struct nfs_be *nb, struct nfs_obj *o)
 		ret = resend(nb, o);
 	}
 	if (!ret) {
-		chunks_put(nb, o->dirty);
-		o->dirty = o->dirty_tail = NULL;
-		o->dirty_bytes = 0;
+		unstable_clear(nb, o);
 		o->verf_known = false;
 		o->verf_changed = false;
 	}
@@ -185,7 +207,5 @@ int nfs_commit(struct nfs_be *nb, struct nfs_obj *o)
 
 void nfs_unstable_drop(struct nfs_be *nb, struct nfs_obj *o)
 {
-	chunks_put(nb, o->dirty);
-	o->dirty = o->dirty_tail = NULL;
-	o->dirty_bytes = 0;
+	unstable_clear(nb, o);
 }

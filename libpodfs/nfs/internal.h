@@ -260,7 +260,10 @@ struct nfs_be {
 
 	pthread_mutex_t pool_lock; /* the free chunks */
 	struct nfs_chunk *pool;
-	size_t pool_count;
+	size_t pool_count, pool_max;
+	/* uncommitted data of all files, and the most kept (commit.c) */
+	atomic_size_t unstable_bytes;
+	size_t unstable_max;
 
 	struct nfs4_client client;
 
@@ -302,11 +305,14 @@ void nfs_obj_hint(struct nfs_be *nb, struct nfs_obj *o,
 		  const struct nfs_fh *dir, const char *name);
 
 /* ---- uncommitted data and COMMIT (commit.c) ---------------------------- */
+/* Sizes what the volume keeps uncommitted by its CACHE_SIZE. */
+void nfs_unstable_init(struct nfs_be *nb, unsigned long long cache_size);
 /* Keeps what IO wrote UNSTABLE until a COMMIT, with its verifier. */
 int nfs_unstable_keep(struct nfs_be *nb, struct nfs_obj *o,
 		      const struct nfs_io *io);
-/* Whether O holds more uncommitted data than it should wait with. */
-bool nfs_unstable_full(struct nfs_obj *o);
+/* Whether the volume holds more uncommitted data than it should wait
+ * with, and O some of it: O's write then commits. */
+bool nfs_unstable_full(struct nfs_be *nb, struct nfs_obj *o);
 /* Makes O's data stable: COMMIT, and what the server may have lost in a
  * restart (another verifier) sent again. 0 or -errno. */
 int nfs_commit(struct nfs_be *nb, struct nfs_obj *o);

@@ -249,6 +249,7 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 	nb->be.up = up;
 	pthread_mutex_init(&nb->names, NULL);
 	pthread_mutex_init(&nb->pool_lock, NULL);
+	nfs_unstable_init(nb, cfg->cache_size);
 	pthread_mutex_init(&nb->aio_lock, NULL);
 	pthread_cond_init(&nb->aio_cv, NULL);
 	pthread_mutex_init(&nb->client.lock, NULL);
@@ -849,7 +850,7 @@ ssize_t nfs_write_finish(struct nfs_be *nb, struct nfs_obj *o,
 		if (io[i].committed != FILE_SYNC)
 			ret = nfs_unstable_keep(nb, o, &io[i]);
 	}
-	if (!ret && nfs_unstable_full(o))
+	if (!ret && nfs_unstable_full(nb, o))
 		ret = nfs_commit(nb, o);
 	return ret ? ret : (ssize_t)done;
 }
