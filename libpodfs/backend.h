@@ -1,7 +1,9 @@
 /*
- * The one seam between libpodfs' core (inode table, open files, later the
- * cache and lock layers) and a storage backend (NFS, CephFS). A backend
- * only talks to its server; it keeps no cache of its own.
+ * The one seam between libpodfs' core (inode table, open files, the cache,
+ * later the locks) and a storage backend (NFS, CephFS). A backend talks to
+ * its server; one that keeps a coherent cache of its own (CephFS, through
+ * libcephfs) says so (be->caches), and the core then caches nothing over
+ * it.
  */
 #ifndef PODFS_BACKEND_H
 #define PODFS_BACKEND_H
@@ -13,8 +15,9 @@ struct podfs_config;
 
 /* A file system object as a backend knows it. Backends embed this as the
  * first member of their own struct and get back with container_of().
- * KEY identifies the object on the server (NFS fileid, Ceph inode
- * number): the core keeps one inode per key. */
+ * KEY identifies the object on the server (NFS: a hash of its file
+ * handle and fileid; Ceph: its inode number): the core keeps one inode
+ * per key. */
 struct podfs_bobj {
 	uint64_t key;
 };

@@ -84,6 +84,13 @@ struct data_cache {
 	uint64_t io, io_limit;	/* bytes of reads and writes in flight */
 	uint32_t run;		/* bytes one request carries: rsize/wsize
 				 * times the connections it is cut over */
+	/* free I/O buffers of RUN bytes, kept for the next request (a
+	 * fresh one is a fresh mapping, faulted in page by page) */
+	char **bufs;
+	uint32_t nbufs, max_bufs;
+	/* blocks gone, kept for new ones: bytes + spare_bytes <= limit */
+	struct dblock *spare;
+	uint64_t spare_bytes;
 	pthread_t flusher;
 	bool flusher_on, stop;
 	/* counters (atomic) */

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +34,9 @@
  * RA_MAX (and a quarter of the cache). */
 #define RA_MIN (256 * 1024)
 #define RA_MAX (16 * 1024 * 1024)
+/* What a backend may keep written and not yet committed, at most (NFS:
+ * nfs_unstable_init): counted in cache_size. */
+#define UNSTABLE_MAX (64ULL * 1024 * 1024)
 
 static uint64_t now_ns(void)
 {
@@ -123,8 +127,18 @@ static void dblock_unlink(struct podfs_inode *in, struct dblock *b)
 	in->ndblocks--;
 }
 
-static void dblock_free(struct dblock *b)
+/* B goes (dc->lock held, B out of its inode and the LRU, its bytes off
+ * dc->bytes): kept for the next block while the cache has room, since a
+ * fresh one is memory faulted in page by page. */
+static void dblock_free(struct data_cache *dc, struct dblock *b)
 {
+	if (!dc->stop &&
+	    dc->bytes + dc->spare_bytes + DBLOCK_SIZE <= dc->limit) {
+		b->next = dc->spare;
+		dc->spare = b;
+		dc->spare_bytes += DBLOCK_SIZE;
+		return;
+	}
 	free(b->data);
 	free(b);
 }
@@ -184,7 +198,7 @@ static bool evict(struct data_cache *dc, struct podfs_inode *self,
 		dc->bytes -= DBLOCK_SIZE;
 		if (owner != self)
 			pthread_mutex_unlock(&owner->lock);
-		dblock_free(b);
+		dblock_free(dc, b);
 	}
 	return true;
 }
@@ -200,29 +214,41 @@ static struct dblock *dblock_new(struct podfs_volume *vol,
 
 	pthread_mutex_lock(&dc->lock);
 	room = evict(dc, in, DBLOCK_SIZE);
+	b = room ? dc->spare : NULL;
+	if (b) {
+		dc->spare = b->next;
+		dc->spare_bytes -= DBLOCK_SIZE;
+	}
 	if (room)
 		dc->bytes += DBLOCK_SIZE;
 	pthread_mutex_unlock(&dc->lock);
 	if (!room)
 		return NULL;
-	b = calloc(1, sizeof(*b));
-	if (b)
-		b->data = malloc(DBLOCK_SIZE);
-	if (!b || !b->data) {
-		free(b);
-		pthread_mutex_lock(&dc->lock);
-		dc->bytes -= DBLOCK_SIZE;
-		pthread_mutex_unlock(&dc->lock);
-		return NULL;
+	if (b) {
+		char *data = b->data;
+
+		memset(b, 0, sizeof(*b));
+		b->data = data;
+	} else {
+		b = calloc(1, sizeof(*b));
+		if (b)
+			b->data = malloc(DBLOCK_SIZE);
+		if (!b || !b->data) {
+			free(b);
+			pthread_mutex_lock(&dc->lock);
+			dc->bytes -= DBLOCK_SIZE;
+			pthread_mutex_unlock(&dc->lock);
+			return NULL;
+		}
 	}
 	b->in = in;
 	b->index = index;
 	if (in->ndblocks >= in->dbuckets)
 		dblocks_grow(in);
 	if (!in->dbuckets) {
-		dblock_free(b);
 		pthread_mutex_lock(&dc->lock);
 		dc->bytes -= DBLOCK_SIZE;
+		dblock_free(dc, b);
 		pthread_mutex_unlock(&dc->lock);
 		return NULL;
 	}
@@ -261,7 +287,7 @@ void data_inode_free(struct podfs_volume *vol, struct podfs_inode *in)
 				TAILQ_REMOVE(&dc->lru, b, lru);
 			dc->bytes -= DBLOCK_SIZE;
 			dc->dirty -= b->dend - b->dstart;
-			dblock_free(b);
+			dblock_free(dc, b);
 		}
 	}
 	pthread_mutex_unlock(&dc->lock);
@@ -290,7 +316,7 @@ void data_invalidate(struct podfs_volume *vol, struct podfs_inode *in)
 			if (b->on_lru)
 				TAILQ_REMOVE(&dc->lru, b, lru);
 			dc->bytes -= DBLOCK_SIZE;
-			dblock_free(b);
+			dblock_free(dc, b);
 		}
 	}
 	pthread_cond_broadcast(&dc->room);
@@ -376,6 +402,33 @@ static void dread_fill(struct dread *r, ssize_t result)
 	pthread_cond_broadcast(&in->dcond);
 }
 
+/* A buffer for one request of LEN bytes: from the pool when it fits. */
+static char *io_buf_get(struct data_cache *dc, size_t len)
+{
+	char *buf = NULL;
+
+	if (len > dc->run)
+		return malloc(len);
+	pthread_mutex_lock(&dc->lock);
+	if (dc->nbufs)
+		buf = dc->bufs[--dc->nbufs];
+	pthread_mutex_unlock(&dc->lock);
+	return buf ? buf : malloc(dc->run);
+}
+
+static void io_buf_put(struct data_cache *dc, char *buf, size_t len)
+{
+	if (len <= dc->run) {
+		pthread_mutex_lock(&dc->lock);
+		if (dc->nbufs < dc->max_bufs) {
+			dc->bufs[dc->nbufs++] = buf;
+			buf = NULL;
+		}
+		pthread_mutex_unlock(&dc->lock);
+	}
+	free(buf);
+}
+
 static void dread_free(struct dread *r)
 {
 	struct data_cache *dc = &r->vol->data;
@@ -384,7 +437,8 @@ static void dread_free(struct dread *r)
 	dc->io -= (uint64_t)r->n * DBLOCK_SIZE;
 	pthread_cond_broadcast(&dc->room);
 	pthread_mutex_unlock(&dc->lock);
-	free(r->buf);
+	if (r->buf)
+		io_buf_put(dc, r->buf, (size_t)r->n * DBLOCK_SIZE);
 	free(r);
 }
 
@@ -425,7 +479,7 @@ static struct dread *dread_prepare(struct podfs_volume *vol,
 		b->vend = 0;
 	}
 	if (n)
-		r->buf = malloc((size_t)n * DBLOCK_SIZE);
+		r->buf = io_buf_get(dc, (size_t)n * DBLOCK_SIZE);
 	if (!n || !r->buf) {
 		for (uint32_t k = 0; k < n; k++) {
 			struct dblock *b = dblock_find(in, first + k);
@@ -763,7 +817,7 @@ static void dwrite_done(void *arg, ssize_t result)
 	dc->io -= w->len;
 	pthread_cond_broadcast(&dc->room);
 	pthread_mutex_unlock(&dc->lock);
-	free(w->buf);
+	io_buf_put(dc, w->buf, w->len);
 	free(w);
 }
 
@@ -805,7 +859,7 @@ static struct dwrite *take_run(struct podfs_volume *vol,
 	for (size_t k = 0; k < n; k++)
 		len += v[k]->dend - v[k]->dstart;
 	if (w)
-		w->buf = malloc(len);
+		w->buf = io_buf_get(dc, len);
 	if (!w || !w->buf) {
 		free(w);
 		return NULL;
@@ -924,6 +978,7 @@ static void write_back(struct podfs_volume *vol, struct podfs_inode *in,
 int data_flush(struct podfs_volume *vol, struct podfs_inode *in,
 	       struct podfs_file *f)
 {
+	char name[256] = "a file";
 	int err = 0;
 
 	write_back(vol, in, true);
@@ -932,12 +987,15 @@ int data_flush(struct podfs_volume *vol, struct podfs_inode *in,
 		pthread_cond_wait(&in->dcond, &in->lock);
 	if (f && f->wb_seen != in->wb_seq) {
 		f->wb_seen = in->wb_seq;
-		err = podfs_set_error(vol, in->wb_err,
-				      "writing back to %s failed: %s",
-				      in->name ? in->name : "a file",
-				      strerror(in->wb_err));
+		err = in->wb_err;
+		if (in->name)
+			snprintf(name, sizeof(name), "%s", in->name);
 	}
 	pthread_mutex_unlock(&in->lock);
+	/* the message takes vol->lock: never under an inode's */
+	if (err)
+		err = podfs_set_error(vol, err, "writing back to %s failed: %s",
+				      name, strerror(err));
 	return err;
 }
 
@@ -1033,17 +1091,15 @@ int data_start(struct podfs_volume *vol)
 {
 	struct data_cache *dc = &vol->data;
 	const struct podfs_backend_ops *ops = vol->ops;
+	uint64_t size = vol->cfg.cache_size, run, reserve;
 	struct podfs_stats st;
-	uint64_t run;
 
 	memset(dc, 0, sizeof(*dc));
 	pthread_mutex_init(&dc->lock, NULL);
 	pthread_cond_init(&dc->room, NULL);
 	pthread_cond_init(&dc->kick, NULL);
 	TAILQ_INIT(&dc->lru);
-	dc->limit = vol->cfg.cache_size;
-	dc->dirty_limit = dc->limit / 2;
-	dc->io_limit = dc->limit / 4;
+	dc->limit = size;
 	dc->on = vol->cfg.cache_mode != PODFS_CACHE_NONE && !vol->be->caches &&
 		 ops->read_async && ops->write_async;
 	if (!dc->on)
@@ -1055,10 +1111,28 @@ int data_start(struct podfs_volume *vol)
 	dc->run = run < DBLOCK_SIZE ? DBLOCK_SIZE
 		  : run > RUN_MAX  ? RUN_MAX
 				   : (uint32_t)run;
+	/* cache_size holds all the data the volume keeps: the blocks, the
+	 * requests in flight (an eighth, at least two), and what the
+	 * backend keeps written but not yet committed (NFS: a quarter, at
+	 * most 64 MiB, nfs_unstable_init) */
+	dc->io_limit = size / 8;
 	if (dc->io_limit < 2ULL * dc->run)
 		dc->io_limit = 2ULL * dc->run;
+	reserve = size / 4 < UNSTABLE_MAX ? size / 4 : UNSTABLE_MAX;
+	dc->limit = size > dc->io_limit + reserve + size / 4
+			    ? size - dc->io_limit - reserve
+			    : size / 4;
+	dc->dirty_limit = dc->limit / 2;
+	dc->max_bufs = (uint32_t)(dc->io_limit / dc->run);
+	dc->bufs = calloc(dc->max_bufs, sizeof(*dc->bufs));
+	if (!dc->bufs) {
+		dc->on = false;
+		return podfs_set_error(vol, ENOMEM, "out of memory");
+	}
 	if (pthread_create(&dc->flusher, NULL, flusher_main, vol)) {
 		dc->on = false;
+		free(dc->bufs);
+		dc->bufs = NULL;
 		return podfs_set_error(vol, EAGAIN, "cannot start a thread");
 	}
 	dc->flusher_on = true;
@@ -1078,4 +1152,16 @@ void data_stop(struct podfs_volume *vol)
 		pthread_join(dc->flusher, NULL);
 	dc->flusher_on = false;
 	dc->on = false;
+	while (dc->nbufs)
+		free(dc->bufs[--dc->nbufs]);
+	while (dc->spare) {
+		struct dblock *b = dc->spare;
+
+		dc->spare = b->next;
+		free(b->data);
+		free(b);
+	}
+	dc->spare_bytes = 0;
+	free(dc->bufs);
+	dc->bufs = NULL;
 }

@@ -130,11 +130,20 @@ PODFS_EXPORT int podfs_fsync(podfs_volume *vol, podfs_file *f, int datasync)
 }
 
 /* FUSE's flush, at every close(2) of a descriptor: what was written goes
- * to the server (close-to-open), and an error writing it back is told. */
+ * to the server and is made stable there (as the Linux NFS client's
+ * close), and an error writing it back is told. A backend with a cache of
+ * its own (CephFS) sends its writes at release, and makes them stable on
+ * fsync only, as ceph-fuse does. */
 PODFS_EXPORT int podfs_flush(podfs_volume *vol, podfs_file *f)
 {
+	int err = 0;
+
 	error_begin();
-	return f->cached ? data_flush(vol, f->inode, f) : 0;
+	if (f->cached)
+		err = data_flush(vol, f->inode, f);
+	if (!err && !vol->be->caches && (f->flags & O_ACCMODE) != O_RDONLY)
+		err = dispatch_fsync(vol, f, 1);
+	return err;
 }
 
 PODFS_EXPORT int podfs_release(podfs_volume *vol, podfs_file *f)

@@ -280,7 +280,7 @@ PODFS_EXPORT int podfs_stats_foreach(podfs_volume *vol, podfs_stat_fn fn,
 	fn(arg, "cache.data.hits", get(&d->hits));
 	fn(arg, "cache.data.misses", get(&d->misses));
 	fn(arg, "cache.data.bytes", get(&d->bytes));
-	fn(arg, "cache.data.limit", d->on ? d->limit : 0);
+	fn(arg, "cache.data.limit", d->on ? vol->cfg.cache_size : 0);
 	fn(arg, "cache.data.readahead_bytes", get(&d->readahead));
 	fn(arg, "writeback.queued_bytes", get(&d->dirty));
 	fn(arg, "writeback.errors", get(&d->wb_errors));

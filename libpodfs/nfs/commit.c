@@ -30,10 +30,11 @@ void nfs_unstable_init(struct nfs_be *nb, unsigned long long cache_size)
 	if (max > NFS_UNSTABLE_MAX)
 		max = NFS_UNSTABLE_MAX;
 	nb->unstable_max = max;
-	/* Free chunks kept for the next writes: enough that a stream of
-	 * writes reuses memory rather than faulting it in anew, not so
-	 * much that an idle volume holds on to it. */
-	nb->pool_max = max / 4 / NFS_CHUNK_SIZE;
+	/* Free chunks kept for the next writes, which take them first:
+	 * chunks in use and kept stay within the bound, and a stream of
+	 * writes reuses memory rather than faulting it in anew (the core
+	 * counts this bound in cache_size, data.c's UNSTABLE_MAX). */
+	nb->pool_max = max / NFS_CHUNK_SIZE;
 }
 
 /* A record in a chunk: where the data was written, and how much. */

@@ -123,7 +123,8 @@ int podfs_stats(podfs_volume *vol, struct podfs_stats *st);
 
 /* Every counter of an attached volume, one call of FN each, NAME dotted
  * ("cache.attr.hits"); the names are listed in libpodfs(3). Counters only
- * grow. "ops.OP.count", ".errors", ".usec": backend ops sent (what the
+ * grow, but for the levels "cache.data.bytes", "cache.data.limit" and
+ * "writeback.queued_bytes". "ops.OP.count", ".errors", ".usec": backend ops sent (what the
  * cache answered is not among them) and the time they took;
  * "rpc.*": podfs_stats. 0, or -EINVAL when VOL is not attached. */
 typedef void (*podfs_stat_fn)(void *arg, const char *name, uint64_t value);
