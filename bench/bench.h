@@ -52,6 +52,13 @@ struct bench_result {
 	double *samples;
 	unsigned ntargets, rounds;
 	bool cold_dropped; /* every cold listing really started cold */
+	/* cache[target][figure]: what the target's cache counted during the
+	 * figure's timed phases (no verify pass, no set-up), summed over
+	 * the rounds */
+	struct bench_cache *cache;
+	/* per target: 0 while its counters answer; -ENOTSUP: it has none;
+	 * another -errno: reading them failed, its hit rates are dropped */
+	int *cache_err;
 };
 
 static inline double *bench_sample(struct bench_result *r, unsigned target,
@@ -59,6 +66,13 @@ static inline double *bench_sample(struct bench_result *r, unsigned target,
 {
 	return &r->samples[((size_t)target * FIG_COUNT + fig) * r->rounds +
 			   round];
+}
+
+static inline struct bench_cache *bench_cache_sum(struct bench_result *r,
+						  unsigned target,
+						  unsigned fig)
+{
+	return &r->cache[(size_t)target * FIG_COUNT + fig];
 }
 
 /* Runs one round of every asked workload on target T (number TI of the

@@ -365,7 +365,10 @@ int main(int argc, char **argv)
 	res.ntargets = ntargets;
 	res.rounds = p.rounds;
 	res.samples = malloc(sizeof(double) * ntargets * FIG_COUNT * p.rounds);
-	if (!targets || !labelled || !res.samples)
+	res.cache = calloc((size_t)ntargets * FIG_COUNT, sizeof(*res.cache));
+	res.cache_err = calloc(ntargets, sizeof(*res.cache_err));
+	if (!targets || !labelled || !res.samples || !res.cache ||
+	    !res.cache_err)
 		die_usage("out of memory");
 	for (size_t i = 0; i < (size_t)ntargets * FIG_COUNT * p.rounds; i++)
 		res.samples[i] = -1;
@@ -427,5 +430,7 @@ out:
 	free(targets);
 	free(labelled);
 	free(res.samples);
+	free(res.cache);
+	free(res.cache_err);
 	return status;
 }

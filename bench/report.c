@@ -1,6 +1,7 @@
 /* podfs-bench reports: the summary of each figure per target (median, min,
  * max, ratio to the first target) as a table, JSON, CSV or a gnuplot
- * chart, and the progress line on a terminal. */
+ * chart, with the podfs cache's hit rates in the table and JSON, and the
+ * progress line on a terminal. */
 #include "config.h"
 
 #include <errno.h>
@@ -91,6 +92,77 @@ static void fmt_size(char *buf, size_t len, uint64_t v)
 		snprintf(buf, len, "%llu B", (unsigned long long)v);
 }
 
+/* HITS among HITS + MISSES as "97%", or "-" when there was no lookup;
+ * never "100%" with a miss nor "0%" with a hit. */
+static void fmt_hit_rate(char *buf, size_t len, uint64_t hits,
+			 uint64_t misses)
+{
+	double pct;
+
+	if (!hits && !misses) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	pct = 100.0 * (double)hits / ((double)hits + (double)misses);
+	if (misses && pct >= 99.5)
+		snprintf(buf, len, ">99%%");
+	else if (hits && pct < 0.5)
+		snprintf(buf, len, "<1%%");
+	else
+		snprintf(buf, len, "%.0f%%", pct);
+}
+
+/* The hit rates of every target with cache counters, per figure; nothing
+ * when no target has them. */
+static void report_cache_table(FILE *out, struct bench_target *targets,
+			       unsigned ntargets, struct bench_result *r)
+{
+	char cell[FIG_COUNT][ntargets][64];
+	size_t width[ntargets];
+	unsigned last = ntargets;
+
+	for (unsigned ti = 0; ti < ntargets; ti++) {
+		if (r->cache_err[ti])
+			continue;
+		last = ti;
+		width[ti] = strlen(targets[ti].label);
+		for (unsigned f = 0; f < FIG_COUNT; f++) {
+			struct bench_cache *c = bench_cache_sum(r, ti, f);
+			char rate[CACHE_KINDS][16];
+
+			for (int k = 0; k < CACHE_KINDS; k++)
+				fmt_hit_rate(rate[k], sizeof(rate[k]),
+					     c->hits[k], c->misses[k]);
+			snprintf(cell[f][ti], sizeof(cell[f][ti]),
+				 "%s / %s / %s", rate[CACHE_ATTR],
+				 rate[CACHE_ENTRY], rate[CACHE_DATA]);
+			if (figure_measured(r, f) &&
+			    strlen(cell[f][ti]) > width[ti])
+				width[ti] = strlen(cell[f][ti]);
+		}
+	}
+	if (last == ntargets)
+		return;
+	fprintf(out, "\ncache hit rates (attr / entry / data), summed over "
+		"rounds\n%-13s", "figure");
+	for (unsigned ti = 0; ti <= last; ti++)
+		if (!r->cache_err[ti])
+			fprintf(out, "  %-*s", ti < last ? (int)width[ti] : 0,
+				targets[ti].label);
+	fputc('\n', out);
+	for (unsigned f = 0; f < FIG_COUNT; f++) {
+		if (!figure_measured(r, f))
+			continue;
+		fprintf(out, "%-13s", bench_figures[f].name);
+		for (unsigned ti = 0; ti <= last; ti++)
+			if (!r->cache_err[ti])
+				fprintf(out, "  %-*s",
+					ti < last ? (int)width[ti] : 0,
+					cell[f][ti]);
+		fputc('\n', out);
+	}
+}
+
 void bench_report_table(FILE *out, const struct bench_params *p,
 			struct bench_target *targets, unsigned ntargets,
 			struct bench_result *r)
@@ -151,6 +223,12 @@ void bench_report_table(FILE *out, const struct bench_params *p,
 				(int)width[ti] : 0, cell[f][ti]);
 		fputc('\n', out);
 	}
+	report_cache_table(out, targets, ntargets, r);
+	for (unsigned ti = 0; ti < ntargets; ti++)
+		if (r->cache_err[ti] && r->cache_err[ti] != -ENOTSUP)
+			fprintf(out, "\nnote: no cache hit rates for %s: its "
+				"counters could not be read (%s)\n",
+				targets[ti].label, strerror(-r->cache_err[ti]));
 	if (!r->cold_dropped &&
 	    (p->workloads & (1u << FIG_READDIR_COLD)))
 		fprintf(out, "\nnote: readdir-cold of directory targets ran "
@@ -182,6 +260,22 @@ static int report_close(FILE *f, const char *file, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot write %s: %s", file,
 			 strerror(errno));
 	return ret;
+}
+
+/* {"attr": {"hits": N, "misses": N}, "entry": ..., "data": ...}, as the
+ * mount's statistics nest them. */
+static json_object *cache_json(const struct bench_cache *c)
+{
+	json_object *o = json_object_new_object();
+
+	for (int k = 0; k < CACHE_KINDS; k++) {
+		json_object *kind = json_object_new_object();
+
+		json_object_object_add(kind, "hits", json_object_new_uint64(c->hits[k]));
+		json_object_object_add(kind, "misses", json_object_new_uint64(c->misses[k]));
+		json_object_object_add(o, bench_cache_kinds[k], kind);
+	}
+	return o;
 }
 
 int bench_report_json(const char *file, const struct bench_params *p,
@@ -228,6 +322,9 @@ int bench_report_json(const char *file, const struct bench_params *p,
 		json_object_object_add(t, "label", json_object_new_string(targets[ti].label));
 		json_object_object_add(t, "kind", json_object_new_string(targets[ti].ops->kind));
 		json_object_object_add(t, "spec", json_object_new_string(targets[ti].spec));
+		if (r->cache_err[ti] && r->cache_err[ti] != -ENOTSUP)
+			json_object_object_add(t, "cache_error",
+					       json_object_new_string(strerror(-r->cache_err[ti])));
 		json_object_array_add(tarr, t);
 	}
 	json_object_object_add(root, "targets", tarr);
@@ -259,6 +356,9 @@ int bench_report_json(const char *file, const struct bench_params *p,
 			json_object_object_add(ro, "min", json_object_new_double(st.min));
 			json_object_object_add(ro, "max", json_object_new_double(st.max));
 			json_object_object_add(ro, "ratio", json_object_new_double(st.ratio));
+			if (!r->cache_err[ti])
+				json_object_object_add(ro, "cache",
+						       cache_json(bench_cache_sum(r, ti, fi)));
 			json_object_array_add(res, ro);
 		}
 		json_object_object_add(fo, "results", res);

@@ -4,12 +4,25 @@
 #ifndef PODFS_BENCH_TARGET_H
 #define PODFS_BENCH_TARGET_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 struct bench_target;
+
+/* The kinds of lookups a podfs cache answers, as libpodfs names its
+ * counters ("cache.attr.hits" ...). */
+enum bench_cache_kind { CACHE_ATTR, CACHE_ENTRY, CACHE_DATA, CACHE_KINDS };
+extern const char *const bench_cache_kinds[CACHE_KINDS]; /* "attr" ... */
+
+/* A client cache's counters: per kind, the lookups it answered itself
+ * (hits) and those it sent on to the server (misses). Counters of a
+ * moment only grow; a difference of two is what happened in between. */
+struct bench_cache {
+	uint64_t hits[CACHE_KINDS], misses[CACHE_KINDS];
+};
 
 /* Every call returns 0 (or a byte count) or -errno. Paths are relative to
  * the target's root, without a leading '/'. A "conn" is what one job
@@ -48,6 +61,12 @@ struct bench_ops {
 	 * the client gets them anyway), counting entries without "." and
 	 * "..". */
 	int (*list)(void *conn, const char *path, uint64_t *entries);
+
+	/* Optional: the counters of podfs's cache behind this target as of
+	 * now. 0, or -ENOTSUP when the target has none (a directory that is
+	 * not in a podfs mount), or -errno. Called between phases only, from
+	 * one thread. Call it through bench_target_cache. */
+	int (*cache_counters)(struct bench_target *t, struct bench_cache *out);
 };
 
 struct bench_target {
@@ -56,6 +75,15 @@ struct bench_target {
 	char *spec;  /* as given on the command line */
 	void *priv;  /* the kind's own state */
 };
+
+/* The one place a missing cache_counters op becomes -ENOTSUP. */
+static inline int bench_target_cache(struct bench_target *t,
+				     struct bench_cache *out)
+{
+	if (!t->ops->cache_counters)
+		return -ENOTSUP;
+	return t->ops->cache_counters(t, out);
+}
 
 extern const struct bench_ops bench_dir_ops;
 extern const struct bench_ops bench_podfs_ops;

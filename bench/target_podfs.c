@@ -168,6 +168,38 @@ static int podfs_target_list(void *conn, const char *path, uint64_t *entries)
 	return 0;
 }
 
+/* One counter of podfs_stats_foreach: the cache's hits and misses by kind
+ * ("cache.attr.hits" ...) go into the bench_cache ARG. */
+static void podfs_target_count(void *arg, const char *name, uint64_t value)
+{
+	struct bench_cache *c = arg;
+
+	if (strncmp(name, "cache.", 6))
+		return;
+	name += 6;
+	for (int k = 0; k < CACHE_KINDS; k++) {
+		size_t n = strlen(bench_cache_kinds[k]);
+
+		if (strncmp(name, bench_cache_kinds[k], n) || name[n] != '.')
+			continue;
+		if (!strcmp(name + n + 1, "hits"))
+			c->hits[k] = value;
+		else if (!strcmp(name + n + 1, "misses"))
+			c->misses[k] = value;
+	}
+}
+
+static int podfs_target_cache_counters(struct bench_target *t,
+				       struct bench_cache *out)
+{
+	struct podfs_target *pt = PT(t);
+
+	memset(out, 0, sizeof(*out));
+	if (!pt->vol)
+		return -ENOTCONN;
+	return podfs_stats_foreach(pt->vol, podfs_target_count, out);
+}
+
 const struct bench_ops bench_podfs_ops = {
 	.kind = "podfs",
 	.open = podfs_target_open,
@@ -185,4 +217,5 @@ const struct bench_ops bench_podfs_ops = {
 	.mkdir = podfs_target_mkdir,
 	.rmdir = podfs_target_rmdir,
 	.list = podfs_target_list,
+	.cache_counters = podfs_target_cache_counters,
 };

@@ -29,6 +29,10 @@ const struct bench_figure_info bench_figures[FIG_COUNT] = {
 	[FIG_UNLINK] = { "unlink", "unlink", "files/s" },
 };
 
+const char *const bench_cache_kinds[CACHE_KINDS] = {
+	[CACHE_ATTR] = "attr", [CACHE_ENTRY] = "entry", [CACHE_DATA] = "data",
+};
+
 /* ---- the data pattern ----------------------------------------------------- */
 /* Byte O of a stream with base B is pattern[(B + O) % PATTERN_PERIOD]; the
  * buffer is longer than the period by the largest block, so any block is
@@ -118,6 +122,8 @@ struct run {
 	struct timespec t0;
 	struct job *jobs;
 	uint64_t round_base;
+	struct bench_result *res; /* where the figures go */
+	unsigned ti, round;	  /* the target's number in the run, the round */
 };
 
 static double elapsed(const struct timespec *a, const struct timespec *b)
@@ -594,6 +600,57 @@ static bool asked(const struct bench_params *p, enum bench_figure f)
 	return p->workloads & (1u << f);
 }
 
+/* The target's cache counters into C; false when it has none or reading
+ * them failed, which drops its hit rates for the rest of the run. */
+static bool cache_read(struct run *run, struct bench_cache *c)
+{
+	int *err = &run->res->cache_err[run->ti];
+
+	if (!*err)
+		*err = bench_target_cache(run->t, c);
+	return !*err;
+}
+
+/* NOW - BEFORE of a counter; one that went back (a fresh client) counts
+ * from 0. */
+static uint64_t counted_since(uint64_t now, uint64_t before)
+{
+	return now >= before ? now - before : now;
+}
+
+/* Runs PHASE. When figure FIG was asked for, its rate is the round's
+ * sample, and what the target's cache counted meanwhile (read before the
+ * jobs start and after the last one ends, so outside the timed span) is
+ * added to the figure's sum; otherwise the phase runs untimed, for what
+ * it leaves. */
+static int measure(struct run *run, enum phase phase, enum bench_figure fig,
+		   char *err, size_t errlen)
+{
+	bool want = asked(run->p, fig);
+	struct bench_cache before, after, *sum;
+	bool counted = want && cache_read(run, &before);
+	double rate;
+
+	if (run_phase(run, phase, want ? &rate : NULL, err, errlen))
+		return -1;
+	if (!want)
+		return 0;
+	/* the sequential figures are in MiB/s, the rest per second */
+	*bench_sample(run->res, run->ti, fig, run->round) =
+		fig == FIG_SEQWRITE || fig == FIG_SEQREAD ? rate / 1048576.0
+							   : rate;
+	if (counted && cache_read(run, &after)) {
+		sum = bench_cache_sum(run->res, run->ti, fig);
+		for (int k = 0; k < CACHE_KINDS; k++) {
+			sum->hits[k] += counted_since(after.hits[k],
+						      before.hits[k]);
+			sum->misses[k] += counted_since(after.misses[k],
+							before.misses[k]);
+		}
+	}
+	return 0;
+}
+
 /* The round's working directory on the target: unique per process and
  * round, so that several benchmarks can share a volume. */
 static void work_dir(unsigned round, char *buf, size_t len)
@@ -608,10 +665,10 @@ static void work_dir(unsigned round, char *buf, size_t len)
 
 /* Phases in order; a figure not asked for still runs, untimed, when a
  * later one needs what it leaves (the data file, the small files). */
-static int run_all(struct run *run, struct bench_result *res, unsigned ti,
-		   unsigned round, char *err, size_t errlen)
+static int run_all(struct run *run, char *err, size_t errlen)
 {
 	const struct bench_params *p = run->p;
+	unsigned round = run->round;
 	bool data = asked(p, FIG_SEQWRITE) || asked(p, FIG_SEQREAD) ||
 		    asked(p, FIG_RANDREAD) || asked(p, FIG_RANDWRITE);
 	bool small = asked(p, FIG_CREATE) || asked(p, FIG_STAT) ||
@@ -632,7 +689,6 @@ static int run_all(struct run *run, struct bench_result *res, unsigned ti,
 	};
 	const struct bench_ops *ops = run->t->ops;
 	char path[300];
-	double rate;
 	int ret;
 
 	if (data) {
@@ -644,13 +700,8 @@ static int run_all(struct run *run, struct bench_result *res, unsigned ti,
 			bench_progress(p, "round %u/%u %s: %s", round + 1,
 				       p->rounds, run->t->label,
 				       phase_names[data_phases[i].phase]);
-			if (run_phase(run, data_phases[i].phase, &rate, err,
-				      errlen))
+			if (measure(run, data_phases[i].phase, f, err, errlen))
 				return -1;
-			if (asked(p, f))
-				*bench_sample(res, ti, f, round) =
-					f <= FIG_SEQREAD ? rate / 1048576.0
-							 : rate;
 		}
 		if (p->verify) {
 			bench_progress(p, "round %u/%u %s: verify", round + 1,
@@ -678,10 +729,8 @@ static int run_all(struct run *run, struct bench_result *res, unsigned ti,
 			continue;
 		bench_progress(p, "round %u/%u %s: %s", round + 1, p->rounds,
 			       run->t->label, phase_names[small_phases[i].phase]);
-		if (run_phase(run, small_phases[i].phase, &rate, err, errlen))
+		if (measure(run, small_phases[i].phase, f, err, errlen))
 			return -1;
-		if (asked(p, f))
-			*bench_sample(res, ti, f, round) = rate;
 	}
 	if (p->verify) {
 		bench_progress(p, "round %u/%u %s: verify", round + 1,
@@ -695,7 +744,7 @@ static int run_all(struct run *run, struct bench_result *res, unsigned ti,
 		ret = ops->drop_caches(run->t);
 		/* not root, or /proc/sys read-only (a container) */
 		if (ret == -EPERM || ret == -EACCES || ret == -EROFS)
-			res->cold_dropped = false;
+			run->res->cold_dropped = false;
 		else if (ret) {
 			snprintf(err, errlen, "%s: cannot drop caches: %s",
 				 run->t->label, strerror(-ret));
@@ -705,20 +754,13 @@ static int run_all(struct run *run, struct bench_result *res, unsigned ti,
 			return -1;
 		bench_progress(p, "round %u/%u %s: readdir", round + 1,
 			       p->rounds, run->t->label);
-		if (run_phase(run, PH_LIST, &rate, err, errlen))
+		if (measure(run, PH_LIST, FIG_READDIR_COLD, err, errlen) ||
+		    measure(run, PH_LIST, FIG_READDIR_WARM, err, errlen))
 			return -1;
-		*bench_sample(res, ti, FIG_READDIR_COLD, round) = rate;
-		if (run_phase(run, PH_LIST, &rate, err, errlen))
-			return -1;
-		*bench_sample(res, ti, FIG_READDIR_WARM, round) = rate;
 	}
 	bench_progress(p, "round %u/%u %s: unlink", round + 1, p->rounds,
 		       run->t->label);
-	if (run_phase(run, PH_UNLINK, &rate, err, errlen))
-		return -1;
-	if (asked(p, FIG_UNLINK))
-		*bench_sample(res, ti, FIG_UNLINK, round) = rate;
-	return 0;
+	return measure(run, PH_UNLINK, FIG_UNLINK, err, errlen);
 }
 
 int bench_round(const struct bench_params *p, struct bench_target *t,
@@ -726,7 +768,8 @@ int bench_round(const struct bench_params *p, struct bench_target *t,
 		char *err, size_t errlen)
 {
 	size_t buflen = p->bs > p->rand_bs ? p->bs : p->rand_bs;
-	struct run run = { .p = p, .t = t,
+	struct run run = { .p = p, .t = t, .res = res, .ti = ti,
+			   .round = round,
 			   .lock = PTHREAD_MUTEX_INITIALIZER,
 			   .cond = PTHREAD_COND_INITIALIZER };
 	const struct bench_ops *ops = t->ops;
@@ -783,7 +826,7 @@ int bench_round(const struct bench_params *p, struct bench_target *t,
 			goto out;
 		}
 	}
-	failed = run_all(&run, res, ti, round, err, errlen);
+	failed = run_all(&run, err, errlen);
 
 out:
 	/* leave the volume as found, even after a failure */

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # podfs-bench itself, on every kind of target: short runs of every workload
 # on a local directory and, through libpodfs and the raw client library,
-# on the real NFS (v3, v4) and Ceph servers, with --verify; the JSON and
-# CSV reports must parse and agree, every figure must have its samples, the
-# volumes must be left as found, and bad arguments must give one line on
-# stderr and a non-zero exit. No figure is judged for speed here.
+# on the real NFS (v3, v4) and Ceph servers, with --verify (and, as root,
+# on a podfs mount of NFSv3); the JSON and CSV reports must parse and
+# agree, every figure must have its samples, podfs targets (and only they)
+# their cache hit rates, the volumes must be left as found, and bad
+# arguments must give one line on stderr and a non-zero exit. No figure is
+# judged for speed here.
 set -euo pipefail
 
 BENCH=${PODFS_BENCH:-$PWD/bench/podfs-bench}
@@ -17,7 +19,16 @@ for v in PODFS_TEST_NFS3 PODFS_TEST_NFS4 PODFS_TEST_NFS_DIR PODFS_TEST_CEPH \
 done
 
 T=$(mktemp -d /tmp/podfs-bench-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+# a podfs mount in $T goes before $T: what we made on the server goes,
+# nothing else there
+cleanup() {
+	if mountpoint -q "$T/mnt" 2>/dev/null; then
+		rm -rf "$T/mnt/podfs-bench-test.$$"
+		umount "$T/mnt" || umount -l "$T/mnt"
+	fi
+	rm -rf --one-file-system "$T"
+}
+trap cleanup EXIT
 mkdir "$T/local"
 CEPH="$PODFS_TEST_CEPH?fs=$PODFS_TEST_CEPH_FS&secretfile=$PODFS_TEST_CEPH_SECRETFILE"
 # every workload, two jobs, two rounds, sizes that are not powers of two
@@ -59,6 +70,68 @@ for f in j["figures"]:
 PYEOF
 }
 
+# check_cache NAME COUNTED DATA: in NAME.json exactly the targets labelled
+# in COUNTED (space-separated) have cache counters for every figure, and
+# their lookups add up to something; those in DATA have data cache hits
+# in seqread (what the same client has just written). NAME.out's hit-rate
+# table has a column for exactly the COUNTED targets and a row per
+# figure, its cells the JSON's counters as percentages.
+check_cache() {
+	"$PY" - "$T/$1.json" "$T/$1.out" "$2" "$3" <<'PYEOF' || fail "$1: cache hit rates wrong"
+import json, re, sys
+j = json.load(open(sys.argv[1]))
+out = open(sys.argv[2]).read().splitlines()
+counted, data = sys.argv[3].split(), sys.argv[4].split()
+labels = [t["label"] for t in j["targets"]]
+assert set(counted) <= set(labels) and set(data) <= set(counted), (labels, counted, data)
+kinds = ("attr", "entry", "data")
+
+def rate(c):
+    h, m = c["hits"], c["misses"]
+    if h + m == 0:
+        return "-"
+    pct = 100.0 * h / (h + m)
+    if m and pct >= 99.5:
+        return ">99%"
+    if h and pct < 0.5:
+        return "<1%"
+    return "%.0f%%" % pct
+
+cells = {}
+for f in j["figures"]:
+    for r in f["results"]:
+        if r["target"] not in counted:
+            assert "cache" not in r, ("counters where none belong", f["name"], r)
+            continue
+        c = r["cache"]
+        assert sorted(c) == sorted(kinds), c
+        for k in kinds:
+            assert sorted(c[k]) == ["hits", "misses"], c
+            assert all(isinstance(v, int) and v >= 0 for v in c[k].values()), c
+        cells[(f["name"], r["target"])] = " / ".join(rate(c[k]) for k in kinds)
+for t in counted:
+    lookups = sum(r["cache"][k][n] for f in j["figures"] for r in f["results"]
+                  if r["target"] == t for k in kinds for n in ("hits", "misses"))
+    assert lookups > 0, (t, "its counters never moved")
+for t in data:
+    r = next(r for f in j["figures"] if f["name"] == "seqread"
+             for r in f["results"] if r["target"] == t)
+    assert r["cache"]["data"]["hits"] > 0, (t, "seqread: no data cache hit", r["cache"])
+
+title = "cache hit rates (attr / entry / data), summed over rounds"
+if not counted:
+    assert title not in out, "a hit-rate table without podfs targets"
+    sys.exit(0)
+i = out.index(title)
+head = re.split(r"\s{2,}", out[i + 1].strip())
+assert head == ["figure"] + counted, head
+for n, f in enumerate(j["figures"]):
+    row = re.split(r"\s{2,}", out[i + 2 + n].strip())
+    want = [f["name"]] + [cells[(f["name"], t)] for t in counted]
+    assert row == want, (row, want)
+PYEOF
+}
+
 # no_leftovers DIR: the benchmark's working directories are gone
 no_leftovers() {
 	if compgen -G "$1/podfs-bench.*" >/dev/null; then
@@ -85,15 +158,36 @@ no_leftovers "$PODFS_TEST_NFS_DIR"
 for f in $FIGURES; do
 	grep -q "^$f " "$T/nfs3.out" || fail "nfs3: no $f line in the table"
 done
+check_cache nfs3 podfs podfs
+
+# root, FUSE and a built mount.podfs: a subdirectory of a podfs mount is a
+# directory target with the mount's counters, found at the mount's root
+MOUNT_PODFS=${PODFS_MOUNT_HELPER:-$PWD/mount-helper/mount.podfs}
+if [ "$(id -u)" -eq 0 ] && [ -c /dev/fuse ] && [ -x "$MOUNT_PODFS" ]; then
+	echo "# a podfs mount of NFSv3 (a subdirectory of it) + local directory"
+	mkdir "$T/mnt"
+	"$MOUNT_PODFS" "$PODFS_TEST_NFS3" "$T/mnt" || fail "mount.podfs $PODFS_TEST_NFS3 failed"
+	mkdir -p "$T/mnt/podfs-bench-test.$$/sub"
+	run_bench mount "${SHORT[@]}" "mount=dir:$T/mnt/podfs-bench-test.$$/sub" "local=$T/local"
+	check_reports mount "$FIGURES" mount local
+	check_cache mount mount mount
+	no_leftovers "$T/mnt/podfs-bench-test.$$/sub"
+	rm -r "$T/mnt/podfs-bench-test.$$"
+	umount "$T/mnt" || fail "cannot unmount $T/mnt"
+else
+	echo "# (no podfs mount: needs root, /dev/fuse and $MOUNT_PODFS)"
+fi
 
 echo "# NFSv4 through libpodfs and libnfs"
 run_bench nfs4 "${SHORT[@]}" "podfs=podfs:$PODFS_TEST_NFS4" "libnfs=libnfs:$PODFS_TEST_NFS4"
 check_reports nfs4 "$FIGURES" podfs libnfs
+check_cache nfs4 podfs podfs
 no_leftovers "$PODFS_TEST_NFS_DIR"
 
 echo "# CephFS through libpodfs and libcephfs"
 run_bench ceph "${SHORT[@]}" "podfs=podfs:$CEPH" "libcephfs=libcephfs:$CEPH"
 check_reports ceph "$FIGURES" podfs libcephfs
+check_cache ceph podfs ""
 "$BENCH" -w readdir -n 3 -r 1 -q "libcephfs:$CEPH" --json "$T/ceph-ls.json"
 "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); assert [f["name"] for f in j["figures"]] == ["readdir-cold","readdir-warm"]' "$T/ceph-ls.json" ||
 	fail "ceph: -w readdir did not give exactly the two readdir figures"
