@@ -273,7 +273,10 @@ int cache_dentry_get(struct podfs_volume *vol, struct podfs_inode *dir,
 {
 	int found = dentry_find(vol, dir, name, key, true);
 
-	count(found ? &vol->counters.entry_hits : &vol->counters.entry_misses);
+	/* no cache of names (CephFS, lookupcache=none): nothing to count */
+	if (core_caches(vol) && vol->cfg.lookupcache != PODFS_LOOKUPCACHE_NONE)
+		count(found ? &vol->counters.entry_hits
+			    : &vol->counters.entry_misses);
 	return found;
 }
 

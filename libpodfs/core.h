@@ -146,6 +146,7 @@ struct podfs_file {
 	bool direct_io;	 /* nothing of it may be cached (cache=none) */
 	bool cached;	 /* its data goes through the data cache */
 	bool closing;	 /* released: never to write back through (inode lock) */
+	bool written;	 /* written through (atomic): flush commits */
 	uint32_t wb_seen; /* the inode's wb_seq reported to it (inode lock) */
 	off_t ra_next;	 /* read-ahead: where a sequential read goes on */
 	uint32_t ra_window; /* bytes read ahead of it, growing (inode lock) */
@@ -164,6 +165,7 @@ struct podfs_dir {
 	size_t count, cap;
 	size_t pos; /* path-level podfs_readdir */
 	uint64_t since; /* cache_attr_since() when the listing was asked */
+	bool listed;	/* the listing came (at the first read) */
 	LIST_ENTRY(podfs_dir) link; /* the volume's open dirs (vol->lock) */
 };
 

@@ -616,6 +616,7 @@ ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
 {
 	struct podfs_inode *in = f->inode;
 	struct data_cache *dc = &vol->data;
+	uint64_t missed = UINT64_MAX; /* the block a miss just filled */
 	size_t done = 0;
 	int ret = 0;
 
@@ -648,12 +649,14 @@ ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
 		if (b && dblock_has(b, boff, (uint32_t)n)) {
 			memcpy(buf + done, b->data + boff, n);
 			done += n;
-			add(&dc->hits, 1);
+			if (index != missed)
+				add(&dc->hits, 1);
 			if (b->on_lru)
 				dblock_settle(dc, b);
 			continue;
 		}
 		add(&dc->misses, 1);
+		missed = index;
 		ret = read_miss(vol, f, index, count - done + boff);
 		if (ret < 0)
 			break;

@@ -1,7 +1,9 @@
 /*
- * Directory streams: a snapshot of a directory taken at opendir, read from
- * any offset; with PODFS_READDIR_PLUS each entry comes with a lookup
- * reference, from the object the backend's listing named.
+ * Directory streams: a snapshot of a directory taken at its first read
+ * (not at opendir: a FUSE kernel that kept the last listing never reads,
+ * and then the server is not asked for one), read from any offset; with
+ * PODFS_READDIR_PLUS each entry comes with a lookup reference, from the
+ * object the backend's listing named.
  */
 #include "config.h"
 
@@ -67,7 +69,6 @@ PODFS_EXPORT int podfs_ll_opendir(podfs_volume *vol, uint64_t ino,
 				  podfs_dir **dirp)
 {
 	struct podfs_dir *d;
-	struct dir_fill fill;
 	struct stat st;
 	int ret;
 
@@ -95,11 +96,6 @@ PODFS_EXPORT int podfs_ll_opendir(podfs_volume *vol, uint64_t ino,
 
 		ret = dir_add(d, "..", NULL, &dotdot);
 	}
-	fill.vol = vol;
-	fill.dir = d;
-	d->since = cache_attr_since();
-	if (!ret)
-		ret = dispatch_readdir(vol, d->inode, dir_collect, &fill);
 	if (ret) {
 		inode_put(vol, d->inode);
 		dir_free(vol, d);
@@ -109,6 +105,31 @@ PODFS_EXPORT int podfs_ll_opendir(podfs_volume *vol, uint64_t ino,
 	LIST_INSERT_HEAD(&vol->dirs, d, link);
 	pthread_mutex_unlock(&vol->lock);
 	*dirp = d;
+	return 0;
+}
+
+/* D's listing from the server, once. */
+static int dir_list(struct podfs_volume *vol, struct podfs_dir *d)
+{
+	struct dir_fill fill = { .vol = vol, .dir = d };
+	int ret;
+
+	if (d->listed)
+		return 0;
+	d->since = cache_attr_since();
+	ret = dispatch_readdir(vol, d->inode, dir_collect, &fill);
+	if (ret) {
+		/* what came before the error goes: the next read asks again */
+		while (d->count > 2) {
+			struct dir_entry *e = &d->ents[--d->count];
+
+			if (e->obj)
+				vol->ops->put(vol->be, e->obj);
+			free(e->name);
+		}
+		return error_ensure(vol, ret, "readdir");
+	}
+	d->listed = true;
 	return 0;
 }
 
@@ -140,7 +161,12 @@ static int dir_entry_ref(struct podfs_volume *vol, struct podfs_dir *d,
 PODFS_EXPORT int podfs_ll_readdir(podfs_volume *vol, podfs_dir *d, off_t off,
 				  int flags, podfs_filldir_t fill, void *arg)
 {
+	int ret;
+
 	error_begin();
+	ret = dir_list(vol, d);
+	if (ret)
+		return ret;
 	for (size_t i = off < 0 ? 0 : (size_t)off; i < d->count; i++) {
 		struct dir_entry *e = &d->ents[i];
 		struct podfs_entry ent = { .ino = 0, .attr = e->st };
@@ -148,9 +174,9 @@ PODFS_EXPORT int podfs_ll_readdir(podfs_volume *vol, podfs_dir *d, off_t off,
 
 		present_attr(vol, &ent.attr);
 		if (ref) {
-			int ret = dir_entry_ref(vol, d, e, &ent);
-
-			/* gone since opendir: skip it, as a fresh read would */
+			ret = dir_entry_ref(vol, d, e, &ent);
+			/* gone since the listing: skip it, as a fresh read
+			 * would */
 			if (ret == -ENOENT)
 				continue;
 			if (ret)
@@ -179,6 +205,10 @@ PODFS_EXPORT int podfs_ll_releasedir(podfs_volume *vol, podfs_dir *d)
 
 int podfs_dir_next(podfs_volume *vol, podfs_dir *d, struct podfs_dirent *ent)
 {
+	int ret = dir_list(vol, d);
+
+	if (ret)
+		return ret;
 	if (d->pos < 2)
 		d->pos = 2;
 	if (d->pos >= d->count)

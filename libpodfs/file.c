@@ -84,6 +84,7 @@ int podfs_file_write_async(struct podfs_volume *vol, struct podfs_file *f,
 		data_invalidate(vol, f->inode);
 		data_forget_size(f->inode);
 	}
+	__atomic_store_n(&f->written, true, __ATOMIC_RELAXED);
 	return dispatch_write_async(vol, f, buf, count, off, done, arg);
 }
 
@@ -103,6 +104,8 @@ PODFS_EXPORT ssize_t podfs_pwrite(podfs_volume *vol, podfs_file *f,
 		ret = dispatch_write(vol, f, buf, count, off);
 	else
 		ret = data_write(vol, f, buf, count, off);
+	if (ret > 0)
+		__atomic_store_n(&f->written, true, __ATOMIC_RELAXED);
 	/* O_SYNC, O_DSYNC: stable on the server before the write returns */
 	if (ret > 0 && f->cached && f->flags & (O_SYNC | O_DSYNC)) {
 		int err = data_flush(vol, f->inode, f);
@@ -141,7 +144,8 @@ PODFS_EXPORT int podfs_flush(podfs_volume *vol, podfs_file *f)
 	error_begin();
 	if (f->cached)
 		err = data_flush(vol, f->inode, f);
-	if (!err && !vol->be->caches && (f->flags & O_ACCMODE) != O_RDONLY)
+	if (!err && !vol->be->caches &&
+	    __atomic_load_n(&f->written, __ATOMIC_RELAXED))
 		err = dispatch_fsync(vol, f, 1);
 	return err;
 }

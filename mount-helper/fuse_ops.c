@@ -447,6 +447,16 @@ static void pf_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->fh = (uintptr_t)d;
+	/* A listing is kept by the kernel for the next ls (the listing
+	 * cache): it starts a listing anew when the directory's mtime moved,
+	 * asked for once its attributes time out (auto_inval_data, on where
+	 * the backend does not tell of changes itself), or when this mount
+	 * changed it. So a listing is as fresh as the directory's
+	 * attributes, as the kernel NFS client's. */
+	if (!pf_of(req)->coherent) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		podfs_ll_releasedir(pf_of(req)->vol, d);
 }

@@ -524,6 +524,44 @@ EOF
 	podfs_umount "$T/$label/a" "$da"
 }
 
+# ---- 6. the listing cache -------------------------------------------------------------
+# listing LABEL SRC: mount A (actimeo=2) lists a directory of 200 files
+# twice: the second "ls" asks the server for no listing (the kernel keeps
+# it, and the library lists only when read); a file A creates shows in A's
+# next listing at once, one mount B creates within the attribute timeout.
+listing() {
+	local label=$1 src=$2 a b da db r0 r1 n t0
+	podfs_mount "$src" "$T/$label/a" -o actimeo=2
+	da=$DAEMON
+	podfs_mount "$src" "$T/$label/b"
+	db=$DAEMON
+	a=$(scratch "$T/$label/a")
+	b=$T/$label/b/$U
+	"$PY" -c 'import os, sys
+for i in range(200):
+    os.close(os.open(os.path.join(sys.argv[1], "f%03d" % i), os.O_CREAT | os.O_WRONLY, 0o644))' "$a"
+	n=$(ls -l "$a" | grep -c '^-')
+	[ "$n" -eq 200 ] || fail "$label: the first listing has $n files, not 200"
+	r0=$(stats_get "$T/$label/a" ops.readdir.count)
+	n=$(ls -l "$a" | grep -c '^-')
+	r1=$(stats_get "$T/$label/a" ops.readdir.count)
+	[ "$n" -eq 200 ] || fail "$label: the second listing has $n files, not 200"
+	note "$label: a second ls -l of 200 files: $((r1 - r0)) listings asked of the server"
+	[ "$r1" -eq "$r0" ] || flunk "$label: the second ls -l asked the server for $((r1 - r0)) listings, not 0"
+	: >"$a/own"
+	ls "$a" | grep -qx own || flunk "$label: a file A created is missing from A's next listing"
+	: >"$b/foreign"
+	t0=$SECONDS
+	until ls "$a" | grep -qx foreign; do
+		[ $((SECONDS - t0)) -le 6 ] || { flunk "$label: a file B created is missing from A's listing after $((SECONDS - t0)) s (actimeo=2)"; break; }
+		sleep 0.2
+	done
+	note "$label: a file B created shows in A's listing after $((SECONDS - t0)) s (actimeo=2)"
+	rm -r "$a"
+	podfs_umount "$T/$label/b" "$db"
+	podfs_umount "$T/$label/a" "$da"
+}
+
 run_case nfs3-stats stats nfs3 nfs "$PODFS_TEST_NFS3"
 run_case nfs4-stats stats nfs4 nfs "$PODFS_TEST_NFS4"
 run_case ceph-stats stats ceph ceph "$PODFS_TEST_CEPH" -o "$(ceph_opts)"
@@ -541,4 +579,6 @@ run_case ceph-memory-read memory_read ceph ceph "$PODFS_TEST_CEPH" -o "$(ceph_op
 run_case nfs3-cto cto nfs3 "$PODFS_TEST_NFS3"
 run_case nfs4-cto cto nfs4 "$PODFS_TEST_NFS4"
 run_case ceph-cto cto ceph "$PODFS_TEST_CEPH" -o "$(ceph_opts)"
+run_case nfs3-listing listing nfs3 "$PODFS_TEST_NFS3"
+run_case nfs4-listing listing nfs4 "$PODFS_TEST_NFS4"
 e2e_done

@@ -195,7 +195,9 @@ int podfs_ll_statfs(podfs_volume *vol, uint64_t ino, struct statvfs *st);
 int podfs_ll_open(podfs_volume *vol, uint64_t ino, int flags,
 		  podfs_file **file);
 
-/* A directory stream: a snapshot taken at opendir, read from any offset. */
+/* A directory stream: a snapshot taken at its first read (a caller that
+ * never reads it, such as a FUSE kernel that kept the last listing, costs
+ * the server no listing), read from any offset. */
 int podfs_ll_opendir(podfs_volume *vol, uint64_t ino, podfs_dir **dir);
 
 /* Called once per entry from offset OFF on: NAME, its attributes and the
