@@ -135,6 +135,10 @@ int cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
 	/* the directory changed elsewhere: its names may be gone */
 	if (known && foreign && S_ISDIR(st->st_mode))
 		in->dentry_gen++;
+	/* the file did: its cached data goes at the next open, whichever
+	 * request saw the change first */
+	if (known && foreign && S_ISREG(st->st_mode))
+		a->data_stale = true;
 	a->st = *st;
 	a->read_at = now;
 	a->names_until = now + a->timeo;
@@ -177,11 +181,23 @@ void cache_attr_foreign(struct podfs_inode *in)
 	pthread_mutex_lock(&in->lock);
 	in->attr.valid = false;
 	in->attr.own = false;
+	in->attr.data_stale = true;
 	in->attr.timeo = 0;
 	in->attr.names_until = 0;
 	in->attr.gen = cache_attr_since();
 	in->dentry_gen++;
 	pthread_mutex_unlock(&in->lock);
+}
+
+bool cache_attr_take_stale(struct podfs_inode *in)
+{
+	bool stale;
+
+	pthread_mutex_lock(&in->lock);
+	stale = in->attr.data_stale;
+	in->attr.data_stale = false;
+	pthread_mutex_unlock(&in->lock);
+	return stale;
 }
 
 bool cache_attr_own(struct podfs_inode *in)

@@ -48,6 +48,9 @@ struct cache_attr {
 	 * that differ show our change, not another client's (the Linux
 	 * client's assumption when a reply carries no pre-op attributes) */
 	bool own;
+	/* another client changed the file since its data was last checked
+	 * (at an open): what is cached of it must go at the next open */
+	bool data_stale;
 };
 
 /* ---- the data cache (data.c) ------------------------------------------------ */
@@ -104,6 +107,10 @@ struct podfs_inode {
 	uint32_t users;		/* calls in flight, open files and dirs */
 	struct podfs_bobj *obj; /* the backend's; NULL never while listed */
 	struct podfs_inode *next_ino, *next_key; /* hash chains */
+	/* on the table's idle list: no references when it went there (it
+	 * may have some again: the list is only looked at to trim it) */
+	TAILQ_ENTRY(podfs_inode) idle;
+	bool on_idle;
 
 	/* the cache's, under lock */
 	pthread_mutex_t lock;
@@ -131,11 +138,20 @@ struct podfs_inode {
 	struct podfs_file *wfile; /* an open file to write back through */
 };
 
+/* Inodes nobody holds that a volume keeps, with their cache (data blocks
+ * stay within cache_size either way). */
+#define IDLE_INODES 4096
+
 struct inode_table {
 	struct podfs_inode **by_ino, **by_key;
 	size_t nbuckets; /* a power of two */
 	size_t count;
 	uint64_t next_ino;
+	/* Inodes nobody holds, kept (least recently released first) with
+	 * what is cached of them, so that the next open of the same file
+	 * finds its attributes and data; at most idle_max. */
+	TAILQ_HEAD(, podfs_inode) idle;
+	size_t nidle, idle_max;
 };
 
 struct podfs_file {
@@ -294,6 +310,9 @@ void cache_attr_drop_locked(struct podfs_inode *in);
 void cache_attr_foreign(struct podfs_inode *in);
 /* Was IN changed by us since its attributes were last read? */
 bool cache_attr_own(struct podfs_inode *in);
+/* Did attributes read since the last call show another client's change
+ * of the file (whatever read them: a lookup, a getattr)? Clears it. */
+bool cache_attr_take_stale(struct podfs_inode *in);
 /* Seconds the attributes IN holds stay fresh, from now. */
 double cache_attr_ttl(struct podfs_volume *vol, struct podfs_inode *in);
 

@@ -28,6 +28,8 @@ int table_init(struct inode_table *t)
 	t->by_key = calloc(t->nbuckets, sizeof(*t->by_key));
 	t->count = 0;
 	t->next_ino = PODFS_ROOT_INO;
+	TAILQ_INIT(&t->idle);
+	t->nidle = 0;
 	if (!t->by_ino || !t->by_key) {
 		free(t->by_ino);
 		free(t->by_key);
@@ -115,6 +117,15 @@ static void table_unlink(struct inode_table *t, struct podfs_inode *in)
 	t->count--;
 }
 
+static void idle_remove(struct inode_table *t, struct podfs_inode *in)
+{
+	if (in->on_idle) {
+		TAILQ_REMOVE(&t->idle, in, idle);
+		in->on_idle = false;
+		t->nidle--;
+	}
+}
+
 static void inode_free(struct podfs_volume *vol, struct podfs_inode *in)
 {
 	vol->ops->put(vol->be, in->obj);
@@ -139,6 +150,7 @@ void table_free(struct podfs_volume *vol)
 	free(t->by_ino);
 	free(t->by_key);
 	memset(t, 0, sizeof(*t));
+	TAILQ_INIT(&t->idle);
 }
 
 struct podfs_inode *inode_new(struct podfs_volume *vol, struct podfs_bobj *obj)
@@ -163,6 +175,9 @@ int inode_get(struct podfs_volume *vol, uint64_t ino, struct podfs_inode **out)
 		return podfs_set_error(vol, ENOTCONN, "volume is not attached");
 	pthread_mutex_lock(&vol->lock);
 	in = table_find_ino(&vol->table, ino);
+	/* one kept idle was forgotten by the caller: not its to use */
+	if (in && !in->users && !in->nlookup && in->ino != PODFS_ROOT_INO)
+		in = NULL;
 	if (in)
 		in->users++;
 	pthread_mutex_unlock(&vol->lock);
@@ -177,18 +192,33 @@ int inode_get(struct podfs_volume *vol, uint64_t ino, struct podfs_inode **out)
 void inode_release(struct podfs_volume *vol, struct podfs_inode *in,
 		   uint32_t users, uint64_t nlookup)
 {
-	bool gone = false;
+	struct inode_table *t = &vol->table;
+	struct podfs_inode *gone = NULL;
 
 	pthread_mutex_lock(&vol->lock);
 	in->users -= users;
 	in->nlookup = nlookup > in->nlookup ? 0 : in->nlookup - nlookup;
 	if (in->users == 0 && in->nlookup == 0 && in->ino != PODFS_ROOT_INO) {
-		table_unlink(&vol->table, in);
-		gone = true;
+		/* kept a while, most recently released last */
+		idle_remove(t, in);
+		TAILQ_INSERT_TAIL(&t->idle, in, idle);
+		in->on_idle = true;
+		t->nidle++;
+	}
+	/* past the bound the least recently released goes (one that was
+	 * taken again in the meantime only leaves the list) */
+	while (!gone && t->nidle > t->idle_max) {
+		struct podfs_inode *old = TAILQ_FIRST(&t->idle);
+
+		idle_remove(t, old);
+		if (old->users == 0 && old->nlookup == 0) {
+			table_unlink(t, old);
+			gone = old;
+		}
 	}
 	pthread_mutex_unlock(&vol->lock);
 	if (gone)
-		inode_free(vol, in);
+		inode_free(vol, gone);
 }
 
 void inode_put(struct podfs_volume *vol, struct podfs_inode *in)

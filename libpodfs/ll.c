@@ -388,8 +388,9 @@ static int open_revalidate(struct podfs_volume *vol, struct podfs_inode *in,
 		return ret;
 	if (ret)
 		ret = dispatch_getattr(vol, in, bf, force, &st, &changed);
-	/* an error: can't tell, so nothing is kept */
-	*keep = !ret && !changed;
+	/* an error: can't tell, so nothing is kept; nor when attributes
+	 * read since the last open (a lookup's) showed a change */
+	*keep = !cache_attr_take_stale(in) && !ret && !changed;
 	if (!*keep)
 		data_invalidate(vol, in);
 	return 0;

@@ -187,6 +187,9 @@ PODFS_EXPORT int podfs_attach(podfs_volume *vol, const char *source,
 	/* from here a backend's thread may look keys up (up-calls) */
 	pthread_mutex_lock(&vol->lock);
 	table_add(&vol->table, root);
+	/* Inodes nobody holds stay a while with their cache, where the core
+	 * keeps one (a backend with its own cache keeps its own objects). */
+	vol->table.idle_max = be->caches ? 0 : IDLE_INODES;
 	vol->ops = ops;
 	vol->be = be;
 	vol->inval_on = true;
