@@ -429,17 +429,26 @@ static void io_buf_put(struct data_cache *dc, char *buf, size_t len)
 	free(buf);
 }
 
+/* A request of LEN bytes is over. The last thing its end does with the
+ * volume: once the I/O in flight is none, data_stop may free the cache
+ * (an inode's waiter, woken before, may have closed the last file). */
+static void io_ended(struct data_cache *dc, uint64_t len)
+{
+	pthread_mutex_lock(&dc->lock);
+	dc->io -= len;
+	pthread_cond_broadcast(&dc->room);
+	pthread_mutex_unlock(&dc->lock);
+}
+
 static void dread_free(struct dread *r)
 {
 	struct data_cache *dc = &r->vol->data;
+	uint64_t len = (uint64_t)r->n * DBLOCK_SIZE;
 
-	pthread_mutex_lock(&dc->lock);
-	dc->io -= (uint64_t)r->n * DBLOCK_SIZE;
-	pthread_cond_broadcast(&dc->room);
-	pthread_mutex_unlock(&dc->lock);
 	if (r->buf)
-		io_buf_put(dc, r->buf, (size_t)r->n * DBLOCK_SIZE);
+		io_buf_put(dc, r->buf, len);
 	free(r);
+	io_ended(dc, len);
 }
 
 static void dread_done(void *arg, ssize_t result)
@@ -802,6 +811,7 @@ static void dwrite_done(void *arg, ssize_t result)
 	struct dwrite *w = arg;
 	struct podfs_inode *in = w->in;
 	struct data_cache *dc = &w->vol->data;
+	size_t len = w->len;
 
 	pthread_mutex_lock(&in->lock);
 	if (result < 0 || (size_t)result != w->len) {
@@ -816,12 +826,9 @@ static void dwrite_done(void *arg, ssize_t result)
 	cache_attr_drop_locked(in);
 	pthread_cond_broadcast(&in->dcond);
 	pthread_mutex_unlock(&in->lock);
-	pthread_mutex_lock(&dc->lock);
-	dc->io -= w->len;
-	pthread_cond_broadcast(&dc->room);
-	pthread_mutex_unlock(&dc->lock);
-	io_buf_put(dc, w->buf, w->len);
+	io_buf_put(dc, w->buf, len);
 	free(w);
+	io_ended(dc, len);
 }
 
 static int cmp_index(const void *a, const void *b)
@@ -1145,6 +1152,7 @@ int data_start(struct podfs_volume *vol)
 void data_stop(struct podfs_volume *vol)
 {
 	struct data_cache *dc = &vol->data;
+	bool busy;
 
 	pthread_mutex_lock(&dc->lock);
 	dc->stop = true;
@@ -1154,7 +1162,21 @@ void data_stop(struct podfs_volume *vol)
 	if (dc->flusher_on)
 		pthread_join(dc->flusher, NULL);
 	dc->flusher_on = false;
+	/* the ends of the last requests may still be running (every file is
+	 * closed, so they are short); one that never ends (a backend that
+	 * lost its server and did not end its requests) keeps the pools */
+	pthread_mutex_lock(&dc->lock);
+	for (int i = 0; dc->io && i < 100; i++) {
+		struct timespec ts;
+
+		deadline_in(&ts, FLUSH_TICK);
+		pthread_cond_timedwait(&dc->room, &dc->lock, &ts);
+	}
+	busy = dc->io != 0;
+	pthread_mutex_unlock(&dc->lock);
 	dc->on = false;
+	if (busy)
+		return;
 	while (dc->nbufs)
 		free(dc->bufs[--dc->nbufs]);
 	while (dc->spare) {

@@ -27,6 +27,21 @@ U=$(basename "$T")
 # 92 MiB when its object cacher had the same 32 MiB (client_oc_size=32M in
 # a conf= file), measured in six runs.
 MEM_SLACK=$((64 * MiB))
+
+# A daemon built with AddressSanitizer keeps freed memory in quarantine
+# and shadow memory besides: its peak says nothing of podfs's bound, so
+# the memory cases only report it then.
+daemon_sanitized() {
+	local bin
+	bin=$(dirname "$MOUNT_PODFS")/.libs/$(basename "$MOUNT_PODFS")
+	[ -x "$bin" ] || bin=$MOUNT_PODFS
+	ldd "$bin" 2>/dev/null | grep -q libasan
+}
+MEM_CHECKED=1
+if daemon_sanitized; then
+	MEM_CHECKED=0
+	note "mount.podfs is built with AddressSanitizer: peak memory is reported, not checked"
+fi
 MEM_CACHE=$((32 * MiB))
 # The file of the memory case: eight times cache_size, and small enough
 # for the test cluster's 1 GiB RAM-backed OSD, which other tests share.
@@ -427,7 +442,7 @@ memory_write() {
 		fail "$label: writing big.bin failed"
 	peak=$(vm_kib "$DAEMON" VmHWM)
 	note "$label: cache_size=32M, writing $(mib "$MEM_FILE") MiB: peak RSS $((peak / 1024)) MiB"
-	[ "$backend" != nfs ] || [ "$peak" -le $(((MEM_CACHE + MEM_SLACK) / 1024)) ] ||
+	[ "$backend" != nfs ] || [ "$MEM_CHECKED" = 0 ] || [ "$peak" -le $(((MEM_CACHE + MEM_SLACK) / 1024)) ] ||
 		flunk "$label: writing $(mib "$MEM_FILE") MiB with cache_size=32M, the daemon's peak RSS was $((peak / 1024)) MiB, more than cache_size + $((MEM_SLACK / MiB)) MiB"
 	podfs_umount "$dir" "$DAEMON"
 }
@@ -460,7 +475,7 @@ memory_read() {
 	# both passes reached the daemon (the kernel's cache was dropped)
 	[ "$((read1 - read0))" -ge $((2 * MEM_FILE)) ] ||
 		fail "$label: the daemon read $((read1 - read0)) bytes for two passes over $MEM_FILE"
-	[ "$backend" != nfs ] || [ "$peak" -le $(((MEM_CACHE + MEM_SLACK) / 1024)) ] ||
+	[ "$backend" != nfs ] || [ "$MEM_CHECKED" = 0 ] || [ "$peak" -le $(((MEM_CACHE + MEM_SLACK) / 1024)) ] ||
 		flunk "$label: reading $(mib "$MEM_FILE") MiB twice with cache_size=32M, the daemon's peak RSS was $((peak / 1024)) MiB, more than cache_size + $((MEM_SLACK / MiB)) MiB"
 	podfs_umount "$dir" "$DAEMON"
 }
@@ -529,6 +544,7 @@ EOF
 # twice: the second "ls" asks the server for no listing (the kernel keeps
 # it, and the library lists only when read); a file A creates shows in A's
 # next listing at once, one mount B creates within the attribute timeout.
+# shellcheck disable=SC2010 # ls is what is tested
 listing() {
 	local label=$1 src=$2 a b da db r0 r1 n t0
 	podfs_mount "$src" "$T/$label/a" -o actimeo=2

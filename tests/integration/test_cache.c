@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define KiB (1024L)
 #define MiB (1024L * 1024)
 
@@ -364,60 +366,6 @@ static void begin(const char *opts_a, const char *opts_b)
 	dir_b = test_dir(vb);
 }
 
-/* Removes everything under PATH (not PATH itself); no assertions, so the
- * clean-up of leftovers can use it too. Returns the first error. */
-static int rm_tree(podfs_volume *v, const char *path)
-{
-	struct podfs_dirent ent;
-	struct item {
-		char name[256];
-		bool dir;
-	} *items = NULL;
-	size_t n = 0, cap = 0;
-	podfs_dir *d;
-	int ret, first = 0;
-
-	ret = podfs_opendir(v, path, &d);
-	if (ret)
-		return ret;
-	while ((ret = podfs_readdir(v, d, &ent)) == 1) {
-		if (n == cap) {
-			struct item *ni;
-
-			cap = cap ? cap * 2 : 16;
-			ni = realloc(items, cap * sizeof(*items));
-			if (!ni) {
-				ret = -ENOMEM;
-				break;
-			}
-			items = ni;
-		}
-		memcpy(items[n].name, ent.name, sizeof(ent.name));
-		items[n].dir = S_ISDIR(ent.attr.st_mode);
-		n++;
-	}
-	podfs_closedir(v, d);
-	if (ret < 0)
-		first = ret;
-	for (size_t i = 0; i < n; i++) {
-		char child[1024];
-
-		snprintf(child, sizeof(child), "%s/%s", path, items[i].name);
-		if (items[i].dir) {
-			ret = rm_tree(v, child);
-			if (ret && !first)
-				first = ret;
-			ret = podfs_rmdir(v, child);
-		} else {
-			ret = podfs_unlink(v, child);
-		}
-		if (ret && !first)
-			first = ret;
-	}
-	free(items);
-	return first;
-}
-
 /* The checked teardown: runs when the test passed (a failed one leaves
  * its directory to remove_leftovers). The directory goes through a fresh
  * volume, so nothing a test's volumes cached is in the way. */
@@ -437,7 +385,7 @@ static void finish(void)
 	ck_assert(v);
 	ret = podfs_attach(v, be->source, *be->options ? be->options : NULL);
 	if (!ret)
-		ret = rm_tree(v, dir_path);
+		ret = test_rm_tree(v, dir_path);
 	if (ret)
 		snprintf(msg, sizeof(msg), "%s", podfs_errmsg(v));
 	ret2 = ret ? 0 : podfs_rmdir(v, dir_path);
@@ -1665,7 +1613,7 @@ static void remove_leftovers(void)
 				if (backends[b].vers)
 					thaw_all(names[i]);
 				snprintf(path, sizeof(path), "/%s", names[i]);
-				rm_tree(v, path);
+				test_rm_tree(v, path);
 				podfs_rmdir(v, path);
 				free(names[i]);
 			}

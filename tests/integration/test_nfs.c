@@ -30,6 +30,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define KiB (1024L)
 #define MiB (1024L * 1024)
 
@@ -170,60 +172,6 @@ static const char *tp(const char *name)
 	return b;
 }
 
-/* Removes everything under PATH (not PATH itself); no assertions, so the
- * clean-up of leftovers can use it too. Returns the first error. */
-static int rm_tree(podfs_volume *v, const char *path)
-{
-	struct podfs_dirent ent;
-	struct item {
-		char name[256];
-		bool dir;
-	} *items = NULL;
-	size_t n = 0, cap = 0;
-	podfs_dir *d;
-	int ret, first = 0;
-
-	ret = podfs_opendir(v, path, &d);
-	if (ret)
-		return ret;
-	while ((ret = podfs_readdir(v, d, &ent)) == 1) {
-		if (n == cap) {
-			struct item *ni;
-
-			cap = cap ? cap * 2 : 16;
-			ni = realloc(items, cap * sizeof(*items));
-			if (!ni) {
-				ret = -ENOMEM;
-				break;
-			}
-			items = ni;
-		}
-		memcpy(items[n].name, ent.name, sizeof(ent.name));
-		items[n].dir = S_ISDIR(ent.attr.st_mode);
-		n++;
-	}
-	podfs_closedir(v, d);
-	if (ret < 0)
-		first = ret;
-	for (size_t i = 0; i < n; i++) {
-		char child[1024];
-
-		snprintf(child, sizeof(child), "%s/%s", path, items[i].name);
-		if (items[i].dir) {
-			ret = rm_tree(v, child);
-			if (ret && !first)
-				first = ret;
-			ret = podfs_rmdir(v, child);
-		} else {
-			ret = podfs_unlink(v, child);
-		}
-		if (ret && !first)
-			first = ret;
-	}
-	free(items);
-	return first;
-}
-
 /* Attaches the test's volume with OPTIONS (NULL: none) and makes its own
  * directory, named after this process so runs never meet. */
 static void begin(const char *options)
@@ -251,7 +199,7 @@ static void finish(void)
 
 	if (!vol)
 		return;
-	ret = rm_tree(vol, dir_path);
+	ret = test_rm_tree(vol, dir_path);
 	if (ret)
 		snprintf(msg, sizeof(msg), "%s", podfs_errmsg(vol));
 	ret2 = podfs_rmdir(vol, dir_path);
@@ -880,7 +828,7 @@ static void remove_leftovers(void)
 				char path[300];
 
 				snprintf(path, sizeof(path), "/%s", names[k]);
-				rm_tree(v, path);
+				test_rm_tree(v, path);
 				podfs_rmdir(v, path);
 				free(names[k]);
 			}

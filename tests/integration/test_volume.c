@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define KiB (1024L)
 #define MiB (1024L * 1024)
 #define GiB (1024L * 1024 * 1024)
@@ -277,60 +279,6 @@ static podfs_volume *attach_extra(const char *extra)
 	return v;
 }
 
-/* Removes everything under PATH (not PATH itself); no assertions, so the
- * clean-up of leftovers can use it too. Returns the first error. */
-static int rm_tree(podfs_volume *v, const char *path)
-{
-	struct podfs_dirent ent;
-	struct item {
-		char name[256];
-		bool dir;
-	} *items = NULL;
-	size_t n = 0, cap = 0;
-	podfs_dir *d;
-	int ret, first = 0;
-
-	ret = podfs_opendir(v, path, &d);
-	if (ret)
-		return ret;
-	while ((ret = podfs_readdir(v, d, &ent)) == 1) {
-		if (n == cap) {
-			struct item *ni;
-
-			cap = cap ? cap * 2 : 64;
-			ni = realloc(items, cap * sizeof(*items));
-			if (!ni) {
-				ret = -ENOMEM;
-				break;
-			}
-			items = ni;
-		}
-		memcpy(items[n].name, ent.name, sizeof(ent.name));
-		items[n].dir = S_ISDIR(ent.attr.st_mode);
-		n++;
-	}
-	podfs_closedir(v, d);
-	if (ret < 0)
-		first = ret;
-	for (size_t i = 0; i < n; i++) {
-		char child[4096];
-
-		snprintf(child, sizeof(child), "%s/%s", path, items[i].name);
-		if (items[i].dir) {
-			ret = rm_tree(v, child);
-			if (ret && !first)
-				first = ret;
-			ret = podfs_rmdir(v, child);
-		} else {
-			ret = podfs_unlink(v, child);
-		}
-		if (ret && !first)
-			first = ret;
-	}
-	free(items);
-	return first;
-}
-
 static void vol_setup(void)
 {
 	struct podfs_entry e;
@@ -364,7 +312,7 @@ static void vol_teardown(void)
 	if (!vol)
 		return;
 	podfs_ll_forget(vol, dir_ino, 1);
-	ret = rm_tree(vol, dir_path);
+	ret = test_rm_tree(vol, dir_path);
 	if (ret)
 		snprintf(msg, sizeof(msg), "%s", podfs_errmsg(vol));
 	ret2 = podfs_rmdir(vol, dir_path);
@@ -2970,7 +2918,7 @@ static void remove_leftovers(const bool *selected)
 				char path[300];
 
 				snprintf(path, sizeof(path), "/%s", names[i]);
-				rm_tree(v, path);
+				test_rm_tree(v, path);
 				podfs_rmdir(v, path);
 			}
 			podfs_free(v);
