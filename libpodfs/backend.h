@@ -10,6 +10,7 @@
 
 #include <podfs/podfs.h>
 #include <stdbool.h>
+#include <sys/uio.h>
 
 struct podfs_config;
 
@@ -156,12 +157,15 @@ struct podfs_backend_ops {
 			 const void *buf, size_t count, off_t off);
 	/* Start a read or write as read and write do, and return once it
 	 * is sent (waiting for a free request slot at most); DONE follows,
-	 * and BUF stays the caller's until then. 0, or -errno when it could
-	 * not start (then DONE never comes); -ENOTSUP for a file opened
-	 * O_APPEND. NULL: not offered. The cache layer's read-ahead and
-	 * write-back run on them. */
+	 * and the memory read into or written from stays the caller's until
+	 * then (a read's IOV array itself may go once the call returned: it
+	 * fills the IOVCNT pieces in turn, as preadv does). 0, or -errno
+	 * when it could not start (then DONE never comes); -ENOTSUP for a
+	 * write to a file opened O_APPEND. NULL: not offered. The cache
+	 * layer's read-ahead and write-back run on them, reading straight
+	 * into its blocks. */
 	int (*read_async)(struct podfs_backend *be, struct podfs_bfile *file,
-			  void *buf, size_t count, off_t off,
+			  const struct iovec *iov, int iovcnt, off_t off,
 			  podfs_bio_done done, void *arg);
 	int (*write_async)(struct podfs_backend *be, struct podfs_bfile *file,
 			   const void *buf, size_t count, off_t off,

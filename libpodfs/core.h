@@ -70,6 +70,8 @@ struct dblock {
 	uint32_t dstart, dend; /* bytes written here, not yet sent; or 0, 0 */
 	bool reading;	   /* a read from the server fills it: wait */
 	bool on_lru;
+	uint16_t lent;	   /* readers its data is lent to: it stays as it
+			    * is (writers and fills wait) until they end */
 	char *data;	   /* DBLOCK_SIZE bytes */
 };
 
@@ -131,6 +133,8 @@ struct podfs_inode {
 	uint64_t dirty_at;	/* when the oldest of them was written (ns) */
 	uint32_t io;		/* reads and writes in flight */
 	uint32_t wb_io;		/* of which writes: the server is behind */
+	uint32_t ra_due;	/* readers that replied and will read ahead
+				 * through their file: its release waits */
 	uint32_t wb_sent;	/* write-backs started so far */
 	int wb_err;		/* the last write-back error */
 	uint32_t wb_seq;	/* write-back errors so far */
@@ -345,8 +349,10 @@ void data_inode_init(struct podfs_inode *in);
 /* Frees IN's blocks (nothing is in flight or dirty any more). */
 void data_inode_free(struct podfs_volume *vol, struct podfs_inode *in);
 /* pread/pwrite through the cache (F->cached). */
+/* Reads into BUF; or, with FN, lends what the cache holds to FN(ARG, ...)
+ * (BUF only for the rest), as podfs_pread_lend. */
 ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
-		  size_t count, off_t off);
+		  size_t count, off_t off, podfs_read_fn fn, void *arg);
 ssize_t data_write(struct podfs_volume *vol, struct podfs_file *f,
 		   const char *buf, size_t count, off_t off);
 /* Sends what is written to IN and waits for it (and for reads in
@@ -422,7 +428,7 @@ ssize_t dispatch_read(struct podfs_volume *vol, struct podfs_file *f,
 ssize_t dispatch_write(struct podfs_volume *vol, struct podfs_file *f,
 		       const void *buf, size_t count, off_t off);
 int dispatch_read_async(struct podfs_volume *vol, struct podfs_file *f,
-			void *buf, size_t count, off_t off,
+			const struct iovec *iov, int iovcnt, off_t off,
 			podfs_bio_done done, void *arg);
 int dispatch_write_async(struct podfs_volume *vol, struct podfs_file *f,
 			 const void *buf, size_t count, off_t off,

@@ -151,7 +151,7 @@ static bool dblock_clean(const struct dblock *b)
 /* B, clean and idle, may be evicted from now on (most recently used). */
 static void dblock_settle(struct data_cache *dc, struct dblock *b)
 {
-	if (!dblock_clean(b) || b->reading)
+	if (!dblock_clean(b) || b->reading || b->lent)
 		return;
 	pthread_mutex_lock(&dc->lock);
 	if (b->on_lru)
@@ -311,6 +311,12 @@ void data_invalidate(struct podfs_volume *vol, struct podfs_inode *in)
 				pp = &b->next;
 				continue;
 			}
+			if (b->lent) {
+				/* stays until its readers end, empty */
+				b->vend = 0;
+				pp = &b->next;
+				continue;
+			}
 			*pp = b->next;
 			in->ndblocks--;
 			if (b->on_lru)
@@ -357,18 +363,22 @@ bool data_dirty(struct podfs_inode *in)
 
 /* ---- reading ---------------------------------------------------------------------- */
 
-/* A read of blocks FIRST.. (N of them, busy and clean) from the server. */
+/* A read of blocks FIRST.. (N of them, busy and clean) from the server,
+ * straight into their memory (IOV: one piece per block). */
 struct dread {
 	struct podfs_volume *vol;
 	struct podfs_inode *in;
 	uint64_t first;
 	uint32_t n;
 	uint32_t wb_sent; /* the inode's when the read was sent */
-	char *buf;
+	bool waited;	  /* a reader waits for it (and frees it) */
+	bool ended;
+	ssize_t result;
+	struct iovec iov[];
 };
 
-/* The read of R ended with RESULT (bytes or -errno): fills its blocks
- * (IN's lock held). */
+/* The read of R ended with RESULT (bytes or -errno): its blocks hold
+ * what it read (IN's lock held). */
 static void dread_fill(struct dread *r, ssize_t result)
 {
 	struct podfs_inode *in = r->in;
@@ -382,9 +392,6 @@ static void dread_fill(struct dread *r, ssize_t result)
 			continue;
 		if (got > (ssize_t)DBLOCK_SIZE)
 			got = DBLOCK_SIZE;
-		if (result >= 0 && got > 0)
-			memcpy(b->data, r->buf + (size_t)k * DBLOCK_SIZE,
-			       (size_t)got);
 		b->vend = result >= 0 && got > 0 ? (uint32_t)got : 0;
 		b->reading = false;
 		dblock_settle(&r->vol->data, b);
@@ -399,6 +406,8 @@ static void dread_fill(struct dread *r, ssize_t result)
 			in->dsize = end;
 	}
 	in->io--;
+	r->result = result;
+	r->ended = true;
 	pthread_cond_broadcast(&in->dcond);
 }
 
@@ -445,8 +454,6 @@ static void dread_free(struct dread *r)
 	struct data_cache *dc = &r->vol->data;
 	uint64_t len = (uint64_t)r->n * DBLOCK_SIZE;
 
-	if (r->buf)
-		io_buf_put(dc, r->buf, len);
 	free(r);
 	io_ended(dc, len);
 }
@@ -454,11 +461,14 @@ static void dread_free(struct dread *r)
 static void dread_done(void *arg, ssize_t result)
 {
 	struct dread *r = arg;
+	bool waited;
 
 	pthread_mutex_lock(&r->in->lock);
+	waited = r->waited;
 	dread_fill(r, result);
 	pthread_mutex_unlock(&r->in->lock);
-	dread_free(r);
+	if (!waited)
+		dread_free(r);
 }
 
 /* Marks up to MAX blocks from FIRST busy for a read from the server (the
@@ -469,7 +479,7 @@ static struct dread *dread_prepare(struct podfs_volume *vol,
 				   uint32_t max)
 {
 	struct data_cache *dc = &vol->data;
-	struct dread *r = calloc(1, sizeof(*r));
+	struct dread *r = calloc(1, sizeof(*r) + max * sizeof(r->iov[0]));
 	uint32_t n = 0;
 
 	if (!r)
@@ -477,7 +487,7 @@ static struct dread *dread_prepare(struct podfs_volume *vol,
 	for (; n < max; n++) {
 		struct dblock *b = dblock_find(in, first + n);
 
-		if (b && (n > 0 || b->reading || !dblock_clean(b)))
+		if (b && (n > 0 || b->reading || b->lent || !dblock_clean(b)))
 			break;
 		if (!b)
 			b = dblock_new(vol, in, first + n);
@@ -486,16 +496,10 @@ static struct dread *dread_prepare(struct podfs_volume *vol,
 		dblock_busy(dc, b);
 		b->reading = true;
 		b->vend = 0;
+		r->iov[n].iov_base = b->data;
+		r->iov[n].iov_len = DBLOCK_SIZE;
 	}
-	if (n)
-		r->buf = io_buf_get(dc, (size_t)n * DBLOCK_SIZE);
-	if (!n || !r->buf) {
-		for (uint32_t k = 0; k < n; k++) {
-			struct dblock *b = dblock_find(in, first + k);
-
-			b->reading = false;
-			dblock_settle(dc, b);
-		}
+	if (!n) {
 		free(r);
 		return NULL;
 	}
@@ -550,11 +554,16 @@ static int read_miss(struct podfs_volume *vol, struct podfs_file *f,
 		wait_room(vol, in);
 		return 2;
 	}
+	r->waited = true;
 	pthread_mutex_unlock(&in->lock);
-	got = dispatch_read(vol, f, r->buf, (size_t)r->n * DBLOCK_SIZE,
-			    (off_t)(index << DBLOCK_SHIFT));
+	got = dispatch_read_async(vol, f, r->iov, (int)r->n,
+				  (off_t)(index << DBLOCK_SHIFT), dread_done, r);
 	pthread_mutex_lock(&in->lock);
-	dread_fill(r, got);
+	if (got)
+		dread_fill(r, got);
+	while (!r->ended)
+		pthread_cond_wait(&in->dcond, &in->lock);
+	got = r->result;
 	/* the lock is let go only to account, never while filling */
 	pthread_mutex_unlock(&in->lock);
 	dread_free(r);
@@ -608,8 +617,7 @@ static void read_ahead(struct podfs_volume *vol, struct podfs_file *f,
 		idx += r->n;
 		add(&dc->readahead, (uint64_t)r->n * DBLOCK_SIZE);
 		pthread_mutex_unlock(&in->lock);
-		ret = dispatch_read_async(vol, f, r->buf,
-					  (size_t)r->n * DBLOCK_SIZE,
+		ret = dispatch_read_async(vol, f, r->iov, (int)r->n,
 					  (off_t)(r->first << DBLOCK_SHIFT),
 					  dread_done, r);
 		if (ret)
@@ -620,15 +628,72 @@ static void read_ahead(struct podfs_volume *vol, struct podfs_file *f,
 	}
 }
 
+/* What a lending read hands over: pieces of blocks (lent) and of the
+ * caller's buffer (BLOCK NULL). Once LEND_MAX - 1 pieces are taken it
+ * copies the rest into the buffer: one piece, which the last slot keeps
+ * (the buffer's pieces follow one another in it, each where the one
+ * before ended). */
+#define LEND_MAX 64
+
+struct lend {
+	struct iovec iov[LEND_MAX];
+	struct dblock *block[LEND_MAX];
+	int n;
+};
+
+/* The N bytes at P (in block B, or the caller's buffer) are the next of
+ * the read: 1 when they went into L; 0, for a block, when L has no room
+ * left for blocks (the caller copies). */
+static int lend_add(struct data_cache *dc, struct lend *l, struct dblock *b,
+		    char *p, size_t n)
+{
+	struct iovec *last = l->n ? &l->iov[l->n - 1] : NULL;
+
+	if (!b && last && !l->block[l->n - 1]) {
+		last->iov_len += n; /* P is where LAST ends */
+		return 1;
+	}
+	if (b && l->n >= LEND_MAX - 1)
+		return 0;
+	if (b) {
+		dblock_busy(dc, b);
+		b->lent++;
+	}
+	l->iov[l->n].iov_base = p;
+	l->iov[l->n].iov_len = n;
+	l->block[l->n++] = b;
+	return 1;
+}
+
+/* The reader is done with L's blocks (IN's lock held). */
+static void lend_end(struct data_cache *dc, struct podfs_inode *in,
+		     struct lend *l)
+{
+	bool woke = false;
+
+	for (int i = 0; i < l->n; i++) {
+		struct dblock *b = l->block[i];
+
+		if (b && !--b->lent) {
+			dblock_settle(dc, b);
+			woke = true;
+		}
+	}
+	if (woke)
+		pthread_cond_broadcast(&in->dcond);
+}
+
 ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
-		  size_t count, off_t off)
+		  size_t count, off_t off, podfs_read_fn fn, void *arg)
 {
 	struct podfs_inode *in = f->inode;
 	struct data_cache *dc = &vol->data;
 	uint64_t missed = UINT64_MAX; /* the block a miss just filled */
+	struct lend lend;
 	size_t done = 0;
 	int ret = 0;
 
+	lend.n = 0;
 	pthread_mutex_lock(&in->lock);
 	if (in->dsize < 0) {
 		struct stat st;
@@ -651,12 +716,18 @@ ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
 		if (n > DBLOCK_SIZE - boff)
 			n = DBLOCK_SIZE - boff;
 		b = dblock_find(in, index);
-		if (b && b->reading) {
+		if (b && (b->reading ||
+			  (b->lent && !dblock_has(b, boff, (uint32_t)n)))) {
+			/* being filled; or emptied, yet lent to a reader */
 			pthread_cond_wait(&in->dcond, &in->lock);
 			continue;
 		}
 		if (b && dblock_has(b, boff, (uint32_t)n)) {
-			memcpy(buf + done, b->data + boff, n);
+			if (!fn || !lend_add(dc, &lend, b, b->data + boff, n)) {
+				memcpy(buf + done, b->data + boff, n);
+				if (fn)
+					lend_add(dc, &lend, NULL, buf + done, n);
+			}
 			done += n;
 			if (index != missed)
 				add(&dc->hits, 1);
@@ -677,11 +748,23 @@ ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
 		 * further on and have not sent yet, or the end of file */
 		if (in->dsize >= 0 && pos < in->dsize) {
 			memset(buf + done, 0, n);
+			if (fn)
+				lend_add(dc, &lend, NULL, buf + done, n);
 			done += n;
 		} else {
 			break;
 		}
 	}
+	if (fn && (done || !ret)) {
+		/* The reader has its data before read-ahead goes out (which
+		 * may wait for a connection busy with a reply). Told, it may
+		 * close F: its release waits for ra_due. */
+		in->ra_due++;
+		pthread_mutex_unlock(&in->lock);
+		fn(arg, lend.iov, lend.n);
+		pthread_mutex_lock(&in->lock);
+	}
+	lend_end(dc, in, &lend);
 	if (!ret && done) {
 		/* sequential, give or take the order concurrent requests of
 		 * one reader arrive in */
@@ -695,6 +778,8 @@ ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
 		if (off + (off_t)done > f->ra_next || off == 0)
 			f->ra_next = off + (off_t)done;
 	}
+	if (fn && (done || !ret) && !--in->ra_due)
+		pthread_cond_broadcast(&in->dcond);
 	pthread_mutex_unlock(&in->lock);
 	return done ? (ssize_t)done : ret;
 }
@@ -734,7 +819,7 @@ ssize_t data_write(struct podfs_volume *vol, struct podfs_file *f,
 		if (n > count - done)
 			n = (uint32_t)(count - done);
 		b = dblock_find(in, index);
-		if (b && b->reading) {
+		if (b && (b->reading || b->lent)) {
 			pthread_cond_wait(&in->dcond, &in->lock);
 			continue;
 		}
@@ -1031,8 +1116,9 @@ int data_release(struct podfs_volume *vol, struct podfs_file *f)
 			}
 	}
 	pthread_mutex_unlock(&vol->lock);
-	/* and what went out through F meanwhile has ended */
-	while (in->io)
+	/* and what went out through F meanwhile has ended, and readers
+	 * that may yet read ahead through it are done */
+	while (in->io || in->ra_due)
 		pthread_cond_wait(&in->dcond, &in->lock);
 	pthread_mutex_unlock(&in->lock);
 	return err;

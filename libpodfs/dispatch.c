@@ -523,7 +523,7 @@ ssize_t dispatch_write(struct podfs_volume *vol, struct podfs_file *f,
 /* Asynchronous I/O is counted when it starts: its time is not the
  * caller's. */
 int dispatch_read_async(struct podfs_volume *vol, struct podfs_file *f,
-			void *buf, size_t count, off_t off,
+			const struct iovec *iov, int iovcnt, off_t off,
 			podfs_bio_done done, void *arg)
 {
 	uint64_t t0;
@@ -532,8 +532,8 @@ int dispatch_read_async(struct podfs_volume *vol, struct podfs_file *f,
 
 	if (!ret)
 		ret = (int)op_end(vol, OP_READ, t0,
-				  vol->ops->read_async(vol->be, f->bf, buf,
-						       count, off, done, arg),
+				  vol->ops->read_async(vol->be, f->bf, iov,
+						       iovcnt, off, done, arg),
 				  "read");
 	return ret;
 }

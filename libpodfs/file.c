@@ -32,8 +32,9 @@ struct podfs_file *file_new(struct podfs_volume *vol, struct podfs_inode *in,
 	return f;
 }
 
-PODFS_EXPORT ssize_t podfs_pread(podfs_volume *vol, podfs_file *f, void *buf,
-				 size_t count, off_t off)
+/* A read into BUF, or lent to FN (podfs_pread_lend). */
+static ssize_t file_read(podfs_volume *vol, podfs_file *f, void *buf,
+			 size_t count, off_t off, podfs_read_fn fn, void *arg)
 {
 	ssize_t ret;
 
@@ -42,24 +43,51 @@ PODFS_EXPORT ssize_t podfs_pread(podfs_volume *vol, podfs_file *f, void *buf,
 		return podfs_set_error(vol, EINVAL, "negative offset");
 	if ((f->flags & O_ACCMODE) == O_WRONLY)
 		return podfs_set_error(vol, EBADF, "file is not open for reading");
-	if (count == 0)
-		return 0;
-	ret = f->cached ? data_read(vol, f, buf, count, off)
-			: dispatch_read(vol, f, buf, count, off);
+	if (count && f->cached) {
+		/* lends what it holds itself */
+		ret = data_read(vol, f, buf, count, off, fn, arg);
+	} else {
+		ret = count ? dispatch_read(vol, f, buf, count, off) : 0;
+		if (fn && ret >= 0) {
+			struct iovec iov = { .iov_base = buf,
+					     .iov_len = (size_t)ret };
+
+			fn(arg, &iov, ret ? 1 : 0);
+		}
+	}
 	if (ret > 0)
 		__atomic_add_fetch(&vol->counters.bytes_read, (uint64_t)ret,
 				   __ATOMIC_RELAXED);
 	return ret;
 }
 
+PODFS_EXPORT ssize_t podfs_pread(podfs_volume *vol, podfs_file *f, void *buf,
+				 size_t count, off_t off)
+{
+	return file_read(vol, f, buf, count, off, NULL, NULL);
+}
+
+PODFS_EXPORT ssize_t podfs_pread_lend(podfs_volume *vol, podfs_file *f,
+				      void *buf, size_t count, off_t off,
+				      podfs_read_fn fn, void *arg)
+{
+	if (!fn) {
+		error_begin();
+		return podfs_set_error(vol, EINVAL, "no function to lend to");
+	}
+	return file_read(vol, f, buf, count, off, fn, arg);
+}
+
 int podfs_file_read_async(struct podfs_volume *vol, struct podfs_file *f,
 			  void *buf, size_t count, off_t off,
 			  podfs_bio_done done, void *arg)
 {
+	struct iovec iov = { .iov_base = buf, .iov_len = count };
+
 	error_begin();
 	if ((f->flags & O_ACCMODE) == O_WRONLY)
 		return podfs_set_error(vol, EBADF, "file is not open for reading");
-	return dispatch_read_async(vol, f, buf, count, off, done, arg);
+	return dispatch_read_async(vol, f, &iov, 1, off, done, arg);
 }
 
 int podfs_file_write_async(struct podfs_volume *vol, struct podfs_file *f,

@@ -382,6 +382,11 @@ static char *read_buf(size_t size, bool *own)
 	return b ? b->data : NULL;
 }
 
+static void reply_iov(void *req, const struct iovec *iov, int iovcnt)
+{
+	fuse_reply_iov(req, iov, iovcnt);
+}
+
 static void pf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -394,11 +399,11 @@ static void pf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = podfs_pread(pf_of(req)->vol, file_of(fi), buf, size, off);
+	/* straight from the cache where it holds the data */
+	n = podfs_pread_lend(pf_of(req)->vol, file_of(fi), buf, size, off,
+			     reply_iov, req);
 	if (n < 0)
 		reply_status(req, (int)n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
 	if (own)
 		free(buf);
 }

@@ -23,6 +23,7 @@ struct nfs_aio {
 	bool write;
 	podfs_bio_done done;
 	void *arg;
+	struct iovec *iov; /* a read's, copied: after io[] */
 	size_t n;
 	struct nfs_io io[];
 };
@@ -110,12 +111,16 @@ void nfs_aio_stop(struct nfs_be *nb)
 	nb->aio_started = false;
 }
 
+/* Starts a write of COUNT bytes at BUF, or a read into the IOVCNT pieces
+ * of IOV (BUF NULL). */
 static int aio_begin(struct podfs_backend *be, struct podfs_bfile *file,
-		     char *buf, size_t count, off_t off, bool write,
+		     char *buf, const struct iovec *iov, int iovcnt,
+		     size_t count, off_t off, bool write,
 		     podfs_bio_done done, void *arg)
 {
 	struct nfs_be *nb = NB(be);
 	struct nfs_file *f = NFILE(file);
+	size_t niov = buf ? 0 : (size_t)iovcnt;
 	struct nfs_aio *a;
 	uint32_t piece;
 	size_t n;
@@ -132,9 +137,14 @@ static int aio_begin(struct podfs_backend *be, struct podfs_bfile *file,
 	if (ret)
 		return ret;
 	n = nfs_io_pieces(nb, count, write, &piece);
-	a = calloc(1, sizeof(*a) + n * sizeof(a->io[0]));
+	a = calloc(1, sizeof(*a) + n * sizeof(a->io[0]) +
+			      niov * sizeof(*iov));
 	if (!a)
 		return nfs_fail(nb, ENOMEM, "out of memory");
+	if (niov) {
+		a->iov = (struct iovec *)&a->io[n];
+		memcpy(a->iov, iov, niov * sizeof(*iov));
+	}
 	a->set.last = aio_last;
 	a->nb = nb;
 	a->file = file;
@@ -142,22 +152,30 @@ static int aio_begin(struct podfs_backend *be, struct podfs_bfile *file,
 	a->done = done;
 	a->arg = arg;
 	a->n = n;
-	nfs_io_cut(a->io, n, OBJ(file->obj), buf, off, count, piece,
+	nfs_io_cut(a->io, n, OBJ(file->obj), buf, a->iov, off, count, piece,
 		   write && (f->flags & (O_SYNC | O_DSYNC)));
 	nfs_io_send(nb, &a->set, a->io, n, write, true);
 	return 0;
 }
 
 int nfs_be_read_async(struct podfs_backend *be, struct podfs_bfile *file,
-		      void *buf, size_t count, off_t off, podfs_bio_done done,
-		      void *arg)
+		      const struct iovec *iov, int iovcnt, off_t off,
+		      podfs_bio_done done, void *arg)
 {
-	return aio_begin(be, file, buf, count, off, false, done, arg);
+	size_t count = 0;
+
+	if (iovcnt < 0)
+		return nfs_fail(NB(be), EINVAL, "a read into %d pieces", iovcnt);
+	for (int i = 0; i < iovcnt; i++)
+		count += iov[i].iov_len;
+	return aio_begin(be, file, NULL, iov, iovcnt, count, off, false, done,
+			 arg);
 }
 
 int nfs_be_write_async(struct podfs_backend *be, struct podfs_bfile *file,
 		       const void *buf, size_t count, off_t off,
 		       podfs_bio_done done, void *arg)
 {
-	return aio_begin(be, file, (char *)buf, count, off, true, done, arg);
+	return aio_begin(be, file, (char *)buf, NULL, 0, count, off, true, done,
+			 arg);
 }

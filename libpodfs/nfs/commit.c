@@ -165,7 +165,7 @@ static int resend(struct nfs_be *nb, struct nfs_obj *o)
 			memcpy(&r, c->data + at, sizeof(r));
 			for (off = 0; off < r.len; off += nb->wsize) {
 				nfs_io_cut(&io, 1, o,
-					   c->data + at + sizeof(r) + off,
+					   c->data + at + sizeof(r) + off, NULL,
 					   (off_t)(r.off + off),
 					   r.len - off < nb->wsize ?
 						   r.len - off :

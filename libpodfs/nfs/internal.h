@@ -323,10 +323,13 @@ void nfs_pool_free(struct nfs_be *nb);
 /* How many pieces COUNT bytes go out in, and how large (*PIECE). */
 size_t nfs_io_pieces(struct nfs_be *nb, size_t count, bool write,
 		     uint32_t *piece);
-/* Cuts COUNT bytes at BUF, file offset OFF, into the N pieces IO[] of
- * PIECE bytes (the last one shorter). */
+/* Cuts COUNT bytes at BUF (or, BUF NULL, read into IOV), file offset
+ * OFF, into the N pieces IO[] of PIECE bytes (the last one shorter). */
 void nfs_io_cut(struct nfs_io *io, size_t n, struct nfs_obj *o, char *buf,
-		off_t off, size_t count, uint32_t piece, bool stable);
+		const struct iovec *iov, off_t off, size_t count,
+		uint32_t piece, bool stable);
+/* The N bytes at DATA a READ answered go where IO reads into. */
+void nfs_io_take(struct nfs_io *io, const char *data, uint32_t n);
 /* Sends the N pieces IO[] of SET, each on the next connection; SET's
  * last follows. Unless ASYNC, a lone piece is left for nfs_io_retry. */
 void nfs_io_send(struct nfs_be *nb, struct nfs_ioset *set, struct nfs_io *io,
@@ -344,8 +347,8 @@ ssize_t nfs_write_finish(struct nfs_be *nb, struct nfs_obj *o,
 			 struct nfs_io *io, size_t n);
 /* aio.c */
 int nfs_be_read_async(struct podfs_backend *be, struct podfs_bfile *file,
-		      void *buf, size_t count, off_t off, podfs_bio_done done,
-		      void *arg);
+		      const struct iovec *iov, int iovcnt, off_t off,
+		      podfs_bio_done done, void *arg);
 int nfs_be_write_async(struct podfs_backend *be, struct podfs_bfile *file,
 		       const void *buf, size_t count, off_t off,
 		       podfs_bio_done done, void *arg);
@@ -470,6 +473,10 @@ struct nfs_io {
 	bool write;
 	stateid4 stateid; /* NFSv4: what it was sent with */
 	char *buf;
+	/* a READ into pieces of memory: from byte SKIP of IOV on (BUF
+	 * unused); nfs_io_take puts the answer there */
+	const struct iovec *iov;
+	size_t skip;
 	uint64_t off;
 	uint32_t count;
 	uint32_t done;	  /* bytes read or written */

@@ -691,14 +691,20 @@ static uint32_t piece_size(struct nfs_be *nb, size_t count, uint32_t max)
 }
 
 void nfs_io_cut(struct nfs_io *io, size_t n, struct nfs_obj *o, char *buf,
-		off_t off, size_t count, uint32_t piece, bool stable)
+		const struct iovec *iov, off_t off, size_t count,
+		uint32_t piece, bool stable)
 {
 	size_t i;
 
 	memset(io, 0, n * sizeof(*io));
 	for (i = 0; i < n; i++) {
 		io[i].obj = o;
-		io[i].buf = buf + i * piece;
+		if (buf) {
+			io[i].buf = buf + i * piece;
+		} else {
+			io[i].iov = iov;
+			io[i].skip = i * piece;
+		}
 		io[i].off = (uint64_t)off + i * piece;
 		io[i].count = (uint32_t)(count - i * piece < piece ?
 						 count - i * piece :
@@ -806,6 +812,55 @@ size_t nfs_io_pieces(struct nfs_be *nb, size_t count, bool write,
 	return (count + *piece - 1) / *piece;
 }
 
+void nfs_io_take(struct nfs_io *io, const char *data, uint32_t n)
+{
+	const struct iovec *v = io->iov;
+	size_t skip = io->skip;
+
+	if (!v) {
+		memcpy(io->buf, data, n);
+		return;
+	}
+	for (; skip >= v->iov_len; v++)
+		skip -= v->iov_len;
+	while (n) {
+		size_t k = v->iov_len - skip < n ? v->iov_len - skip : n;
+
+		memcpy((char *)v->iov_base + skip, data, k);
+		data += k;
+		n -= (uint32_t)k;
+		skip = 0;
+		v++;
+	}
+}
+
+/* The server answered IO's READ short, not at the end of the file: the
+ * rest of it, read at once (bytes or -errno). */
+static ssize_t read_rest(struct nfs_be *nb, struct podfs_bfile *file,
+			 struct nfs_io *io)
+{
+	uint32_t want = io->count - io->done;
+	off_t at = (off_t)(io->off + io->done);
+	struct nfs_io part;
+	char *tmp;
+	ssize_t got;
+
+	if (!io->iov)
+		return podfs_nfs_backend.read(&nb->be, file,
+					      io->buf + io->done, want, at);
+	tmp = malloc(want);
+	if (!tmp)
+		return nfs_fail(nb, ENOMEM, "out of memory");
+	got = podfs_nfs_backend.read(&nb->be, file, tmp, want, at);
+	if (got > 0) {
+		part = *io;
+		part.skip += io->done;
+		nfs_io_take(&part, tmp, (uint32_t)got);
+	}
+	free(tmp);
+	return got;
+}
+
 ssize_t nfs_read_finish(struct nfs_be *nb, struct podfs_bfile *file,
 			struct nfs_io *io, size_t n)
 {
@@ -820,10 +875,7 @@ ssize_t nfs_read_finish(struct nfs_be *nb, struct podfs_bfile *file,
 			continue;
 		if (io[i].eof || io[i].done == 0)
 			break;
-		more = podfs_nfs_backend.read(&nb->be, file,
-					      io[i].buf + io[i].done,
-					      io[i].count - io[i].done,
-					      (off_t)(io[i].off + io[i].done));
+		more = read_rest(nb, file, &io[i]);
 		if (more < 0)
 			return more;
 		done += (size_t)more;
@@ -869,7 +921,7 @@ static ssize_t nfs_be_read(struct podfs_backend *be, struct podfs_bfile *file,
 	io = n <= 4 ? stack : calloc(n, sizeof(*io));
 	if (!io)
 		return nfs_fail(nb, ENOMEM, "out of memory");
-	nfs_io_cut(io, n, OBJ(file->obj), buf, off, count, piece, false);
+	nfs_io_cut(io, n, OBJ(file->obj), buf, NULL, off, count, piece, false);
 	ret = nfs_io_run(nb, io, n, false);
 	if (!ret)
 		ret = nfs_read_finish(nb, file, io, n);
@@ -905,7 +957,7 @@ static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
 			off = st.st_size;
 	}
 	if (!ret) {
-		nfs_io_cut(io, n, o, (char *)buf, off, count, piece,
+		nfs_io_cut(io, n, o, (char *)buf, NULL, off, count, piece,
 			   f->flags & (O_SYNC | O_DSYNC));
 		ret = nfs_io_run(nb, io, n, true);
 	}

@@ -1001,7 +1001,7 @@ static void v3_io_reply(struct nfs_call *k, void *data)
 
 		if (n > io->count)
 			n = io->count;
-		memcpy(io->buf, ok->data.data_val, n);
+		nfs_io_take(io, ok->data.data_val, n);
 		io->done = n;
 		io->eof = ok->eof;
 	}

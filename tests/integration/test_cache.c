@@ -4,7 +4,8 @@
  * open, bounded attribute staleness, one volume's open files sharing its
  * data cache, write-back (few large WRITEs, errors reported at fsync and
  * close), round trips per op, cache=none|strict|loose, the data cache's
- * bound, and lookupcache=all|positive|none. Two volumes attached to one
+ * bound, lookupcache=all|positive|none, and reads that lend the cache
+ * (podfs_pread_lend). Two volumes attached to one
  * export stand in for two nodes: A writes, B reads. The counters of
  * podfs_stats_foreach() say what went over the wire.
  *
@@ -1440,6 +1441,195 @@ START_TEST(test_lookupcache_none)
 }
 END_TEST
 
+/* ==== lending reads ===================================================== */
+
+/* What a lending read's function saw: the bytes in order, how many of its
+ * pieces pointed outside the caller's buffer (into the cache). */
+struct lent {
+	char *got;
+	size_t len, cap;
+	const char *buf; /* the caller's buffer */
+	size_t buf_len;
+	int calls, outside;
+	/* test_lend_holds: a writer started inside the function */
+	podfs_volume *v;
+	podfs_file *wf;
+	const char *new_data;
+	size_t new_len;
+	pthread_t writer;
+	int writer_done; /* atomic */
+	ssize_t written;
+};
+
+static void lent_take(void *arg, const struct iovec *iov, int iovcnt)
+{
+	struct lent *l = arg;
+
+	l->calls++;
+	for (int i = 0; i < iovcnt; i++) {
+		const char *p = iov[i].iov_base;
+
+		ck_assert_msg(l->len + iov[i].iov_len <= l->cap,
+			      "lent %zu bytes, more than the %zu asked",
+			      l->len + iov[i].iov_len, l->cap);
+		memcpy(l->got + l->len, p, iov[i].iov_len);
+		l->len += iov[i].iov_len;
+		if (p < l->buf || p >= l->buf + l->buf_len)
+			l->outside++;
+	}
+}
+
+/* Reads COUNT bytes at OFF of F on V with podfs_pread_lend and expects
+ * WANT (the file's WANT_LEN bytes from 0): the right bytes, FN called
+ * once; the number of pieces lent from the cache. */
+static int expect_lend(podfs_volume *v, podfs_file *f, off_t off,
+		       size_t count, const char *want, size_t want_len)
+{
+	size_t expect = (size_t)off >= want_len ? 0 :
+			want_len - (size_t)off < count ? want_len - (size_t)off :
+							 count;
+	struct lent l = { .cap = count, .buf_len = count };
+	char *buf = xmalloc(count);
+	ssize_t r;
+
+	l.got = xmalloc(count);
+	l.buf = buf;
+	r = podfs_pread_lend(v, f, buf, count, off, lent_take, &l);
+	ck_assert_msg(r == (ssize_t)expect,
+		      "podfs_pread_lend(%zu at %lld) = %zd (%s), expected %zu: %s",
+		      count, (long long)off, r, ename(r), expect,
+		      r < 0 ? podfs_errmsg(v) : "");
+	ck_assert_msg(l.calls == 1, "the function was called %d times", l.calls);
+	ck_assert_msg(l.len == expect, "the function got %zu bytes, not %zu",
+		      l.len, expect);
+	expect_bytes(l.got, want + off, expect, "lent read");
+	free(l.got);
+	free(buf);
+	return l.outside;
+}
+
+static void lend_fail_fn(void *arg, const struct iovec *iov, int iovcnt)
+{
+	(void)iov;
+	(void)iovcnt;
+	(*(int *)arg)++;
+}
+
+/*
+ * podfs_pread_lend hands over the bytes podfs_pread would copy, in
+ * order, at any offset, across blocks and the end of the file; where the
+ * library caches data (NFS) the second read of a file lends pieces of the
+ * cache itself, not copies in the caller's buffer. A failed read never
+ * calls the function; a missing one is refused.
+ */
+START_TEST(test_lend_reads)
+{
+	size_t len = 3 * MiB + 5000;
+	char *data = xmalloc(len);
+	podfs_file *f, *w;
+	uint64_t ino;
+	int outside, calls = 0;
+	char buf[16];
+
+	begin(NULL, NULL);
+	fill_chunk(data, len, 31);
+	ino = put_new(va, dir_a, "lend", data, len);
+	OKV(va, podfs_ll_open(va, ino, O_RDONLY, &f));
+	expect_lend(va, f, 0, len, data, len);
+	outside = expect_lend(va, f, 0, 1 * MiB, data, len);
+	outside += expect_lend(va, f, 12345, 700000, data, len);
+	outside += expect_lend(va, f, (off_t)len - 1000, 64 * KiB, data, len);
+	expect_lend(va, f, (off_t)len, 4096, data, len);
+	expect_lend(va, f, (off_t)len + 1 * MiB, 4096, data, len);
+	note("lending reads: %d pieces lent from the cache", outside);
+	if (is_nfs())
+		ck_assert_msg(outside > 0, "reads of cached data lent nothing "
+			      "from the cache: every piece was copied");
+	else
+		ck_assert_msg(outside == 0, "a piece outside the caller's "
+			      "buffer where the library caches no data");
+	ERRV(va, podfs_pread_lend(va, f, buf, sizeof(buf), 0, NULL, NULL), EINVAL);
+	OKV(va, podfs_release(va, f));
+	OKV(va, podfs_ll_open(va, ino, O_WRONLY, &w));
+	ERRV(va, podfs_pread_lend(va, w, buf, sizeof(buf), 0, lend_fail_fn,
+				  &calls),
+	    EBADF);
+	ck_assert_msg(calls == 0, "a failed read called the function");
+	OKV(va, podfs_release(va, w));
+	free(data);
+}
+END_TEST
+
+static void *lend_writer(void *arg)
+{
+	struct lent *l = arg;
+
+	l->written = podfs_pwrite(l->v, l->wf, l->new_data, l->new_len, 0);
+	__atomic_store_n(&l->writer_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Starts a writer over the lent range, then holds the pieces a while:
+ * they must not change meanwhile, and the writer must still wait. */
+static void lent_hold(void *arg, const struct iovec *iov, int iovcnt)
+{
+	struct lent *l = arg;
+
+	ck_assert(pthread_create(&l->writer, NULL, lend_writer, l) == 0);
+	sleep_s(0.3);
+	l->calls++;
+	l->outside = __atomic_load_n(&l->writer_done, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < iovcnt; i++) {
+		memcpy(l->got + l->len, iov[i].iov_base, iov[i].iov_len);
+		l->len += iov[i].iov_len;
+	}
+}
+
+/*
+ * Lent cache stays as it is until the function returns: a write to the
+ * same bytes through another open file of the volume waits for it (the
+ * function, holding the pieces 0.3 s, sees the old bytes and the writer
+ * not done), then lands, and the next read has the new bytes. Only where
+ * the library lends its cache (NFS).
+ */
+START_TEST(test_lend_holds)
+{
+	size_t len = 256 * KiB;
+	char *old = xmalloc(len), *fresh = xmalloc(len), *buf = xmalloc(len);
+	struct lent l = { .cap = len };
+	podfs_file *f;
+	uint64_t ino;
+
+	begin(NULL, NULL);
+	fill_chunk(old, len, 41);
+	fill_chunk(fresh, len, 42);
+	ino = put_new(va, dir_a, "held", old, len);
+	OKV(va, podfs_ll_open(va, ino, O_RDONLY, &f));
+	expect_open(va, f, old, len, "before the write");
+	OKV(va, podfs_ll_open(va, ino, O_WRONLY, &l.wf));
+	l.v = va;
+	l.new_data = fresh;
+	l.new_len = len;
+	l.got = xmalloc(len);
+	l.buf = buf;
+	l.buf_len = len;
+	EQV(va, podfs_pread_lend(va, f, buf, len, 0, lent_hold, &l), len);
+	ck_assert(pthread_join(l.writer, NULL) == 0);
+	EQV(va, l.written, len);
+	expect_bytes(l.got, old, len, "bytes lent while a writer waited");
+	if (is_nfs())
+		ck_assert_msg(!l.outside, "a write to lent cache did not wait "
+			      "for the reader to be done with it");
+	expect_open(va, f, fresh, len, "after the write");
+	OKV(va, podfs_release(va, l.wf));
+	OKV(va, podfs_release(va, f));
+	free(l.got);
+	free(old);
+	free(fresh);
+	free(buf);
+}
+END_TEST
+
 /* ==== a volume's own changes ============================================ */
 
 /* Both tests fail over NFS against the library as of 0e82f23 (issue 10
@@ -1674,6 +1864,10 @@ static Suite *backend_suite(size_t b)
 	tcase_add_test(tc, test_lookupcache_all);
 	tcase_add_test(tc, test_lookupcache_positive);
 	tcase_add_test(tc, test_lookupcache_none);
+
+	tc = new_tcase(s, b, "lend");
+	tcase_add_test(tc, test_lend_reads);
+	tcase_add_test(tc, test_lend_holds);
 
 	tc = new_tcase(s, b, "own_changes");
 	tcase_add_test(tc, test_reread_own_write);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -227,6 +228,18 @@ int podfs_ll_removexattr(podfs_volume *vol, uint64_t ino, const char *name);
 /* A short read happens only at end of file. */
 ssize_t podfs_pread(podfs_volume *vol, podfs_file *file, void *buf,
 		    size_t count, off_t off);
+/* Reads as podfs_pread does, but lends what the cache holds instead of
+ * copying it: FN(ARG, IOV, IOVCNT) gets the bytes read, in order, as
+ * pieces pointing into the cache and into BUF (COUNT bytes, used for the
+ * rest), valid only until FN returns; the cached data stays as it is
+ * until then (writes to it wait). FN is called once when the read
+ * succeeds (with no pieces at the end of the file), never when it fails.
+ * Returns the bytes read, or -errno. A FUSE server replies from FN with
+ * fuse_reply_iov(): one copy of the data fewer. */
+typedef void (*podfs_read_fn)(void *arg, const struct iovec *iov,
+			      int iovcnt);
+ssize_t podfs_pread_lend(podfs_volume *vol, podfs_file *file, void *buf,
+			 size_t count, off_t off, podfs_read_fn fn, void *arg);
 /* Writes everything or fails; on an O_APPEND file OFF is ignored and the
  * data goes at the end of the file. */
 ssize_t podfs_pwrite(podfs_volume *vol, podfs_file *file, const void *buf,
