@@ -26,6 +26,11 @@ struct podfs_bobj {
 /* An open file of a backend; embedded first like podfs_bobj. */
 struct podfs_bfile {
 	struct podfs_bobj *obj;
+	/* Set by an open asked to go by a name that found OBJ under it, with
+	 * the attributes it read (NFSv4's OPEN by name): close-to-open's
+	 * check of that name is done. */
+	bool by_name;
+	struct stat st;
 };
 
 /*
@@ -146,8 +151,12 @@ struct podfs_backend_ops {
 	int (*statfs)(struct podfs_backend *be, struct podfs_bobj *obj,
 		      struct statvfs *st);
 
-	/* FLAGS as open(2); O_CREAT/O_EXCL never reach open. */
+	/* FLAGS as open(2); O_CREAT/O_EXCL never reach open. DIR and NAME
+	 * (or NULL): where the caller last saw OBJ. A backend whose open
+	 * goes by name goes by that one, and sets (*file)->by_name when it
+	 * found OBJ there. */
 	int (*open)(struct podfs_backend *be, struct podfs_bobj *obj, int flags,
+		    struct podfs_bobj *dir, const char *name,
 		    struct podfs_bfile **file);
 	/* Short only at end of file; any size (the backend splits it). */
 	ssize_t (*read)(struct podfs_backend *be, struct podfs_bfile *file,

@@ -419,9 +419,16 @@ int dispatch_statfs(struct podfs_volume *vol, struct podfs_inode *in,
  * name it? 0 (its attributes refreshed; CHANGED: they moved), -ESTALE
  * when the name names another object now or nothing (the name is
  * forgotten: a new lookup asks the server), 1 when no name is known. */
+/* The directory IN was last seen in (a user reference, inode_put it),
+ * its NAME there; NULL when none is known. */
+struct podfs_inode *dispatch_name_of(struct podfs_volume *vol,
+				     struct podfs_inode *in, char name[256]);
 int dispatch_revalidate_name(struct podfs_volume *vol, struct podfs_inode *in,
 			     bool *changed);
+/* DIR (or NULL) and NAME: where IN was last seen, for a backend that
+ * opens by name (bf->by_name then says it found IN there). */
 int dispatch_open(struct podfs_volume *vol, struct podfs_inode *in, int flags,
+		  struct podfs_inode *dir, const char *name,
 		  struct podfs_bfile **bf);
 ssize_t dispatch_read(struct podfs_volume *vol, struct podfs_file *f,
 		      void *buf, size_t count, off_t off);

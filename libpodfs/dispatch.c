@@ -449,6 +449,22 @@ int dispatch_statfs(struct podfs_volume *vol, struct podfs_inode *in,
 	return (int)CALL(vol, OP_STATFS, statfs, "statfs", in->obj, st);
 }
 
+struct podfs_inode *dispatch_name_of(struct podfs_volume *vol,
+				     struct podfs_inode *in, char name[256])
+{
+	struct podfs_inode *dir = NULL;
+	uint64_t parent = inode_name(in, name);
+
+	if (!parent)
+		return NULL;
+	pthread_mutex_lock(&vol->lock);
+	dir = table_find_ino(&vol->table, parent);
+	if (dir)
+		dir->users++;
+	pthread_mutex_unlock(&vol->lock);
+	return dir;
+}
+
 int dispatch_revalidate_name(struct podfs_volume *vol, struct podfs_inode *in,
 			     bool *changed)
 {
@@ -456,17 +472,10 @@ int dispatch_revalidate_name(struct podfs_volume *vol, struct podfs_inode *in,
 	struct podfs_bobj *obj;
 	char name[256];
 	struct stat st;
-	uint64_t parent = inode_name(in, name);
 	uint64_t since;
 	int ret;
 
-	if (!parent)
-		return 1;
-	pthread_mutex_lock(&vol->lock);
-	dir = table_find_ino(&vol->table, parent);
-	if (dir)
-		dir->users++;
-	pthread_mutex_unlock(&vol->lock);
+	dir = dispatch_name_of(vol, in, name);
 	if (!dir)
 		return 1;
 	since = cache_attr_since();
@@ -482,7 +491,7 @@ int dispatch_revalidate_name(struct podfs_volume *vol, struct podfs_inode *in,
 		if (!ret)
 			vol->ops->put(vol->be, obj);
 		cache_dentry_drop(dir, name);
-		inode_drop_name(in, parent, name);
+		inode_drop_name(in, dir->ino, name);
 		ret = podfs_set_error(vol, ESTALE,
 				      "%s: replaced or removed by another "
 				      "client since it was looked up", name);
@@ -494,9 +503,11 @@ int dispatch_revalidate_name(struct podfs_volume *vol, struct podfs_inode *in,
 /* ---- open files ----------------------------------------------------------------- */
 
 int dispatch_open(struct podfs_volume *vol, struct podfs_inode *in, int flags,
+		  struct podfs_inode *dir, const char *name,
 		  struct podfs_bfile **bf)
 {
-	int ret = (int)CALL(vol, OP_OPEN, open, "open", in->obj, flags, bf);
+	int ret = (int)CALL(vol, OP_OPEN, open, "open", in->obj, flags,
+			    dir ? dir->obj : NULL, dir ? name : NULL, bf);
 
 	if (!ret && flags & O_TRUNC)
 		cache_attr_drop(in);

@@ -366,10 +366,12 @@ PODFS_EXPORT int podfs_ll_statfs(podfs_volume *vol, uint64_t ino,
  * (one request, as a GETATTR): a change of size, mtime or ctime says no,
  * and a name that names another file now (replaced by a rename) fails
  * the open with -ESTALE, so the caller looks it up again (the kernel
- * does, with LOOKUP_REVAL). A backend that reports every change needs no
- * asking. */
+ * does, with LOOKUP_REVAL). An open that went by that name and found the
+ * file there (NFSv4's OPEN, bf->by_name) has asked already: its reply's
+ * attributes, read since SINCE, are the answer. A backend that reports
+ * every change needs no asking. */
 static int open_revalidate(struct podfs_volume *vol, struct podfs_inode *in,
-			   struct podfs_bfile *bf, bool *keep)
+			   struct podfs_bfile *bf, uint64_t since, bool *keep)
 {
 	bool force = vol->cfg.cto && vol->cfg.cache_mode == PODFS_CACHE_STRICT;
 	bool changed = false;
@@ -383,7 +385,12 @@ static int open_revalidate(struct podfs_volume *vol, struct podfs_inode *in,
 		*keep = true;
 		return 0;
 	}
-	ret = force ? dispatch_revalidate_name(vol, in, &changed) : 1;
+	if (force && bf->by_name) {
+		changed = cache_attr_set(vol, in, &bf->st, since) != 0;
+		ret = 0;
+	} else {
+		ret = force ? dispatch_revalidate_name(vol, in, &changed) : 1;
+	}
 	if (ret == -ESTALE)
 		return ret;
 	if (ret)
@@ -399,8 +406,10 @@ static int open_revalidate(struct podfs_volume *vol, struct podfs_inode *in,
 PODFS_EXPORT int podfs_ll_open(podfs_volume *vol, uint64_t ino, int flags,
 			       podfs_file **file)
 {
-	struct podfs_inode *in;
+	struct podfs_inode *in, *dir = NULL;
 	struct podfs_bfile *bf;
+	char name[256];
+	uint64_t since;
 	bool keep;
 	int ret = 0;
 
@@ -413,14 +422,22 @@ PODFS_EXPORT int podfs_ll_open(podfs_volume *vol, uint64_t ino, int flags,
 	/* what we wrote lands before a truncating open */
 	if (flags & O_TRUNC && data_dirty(in))
 		data_flush(vol, in, NULL);
-	ret = dispatch_open(vol, in, backend_flags(vol, flags), &bf);
+	/* close-to-open by name: an open by name may do the check */
+	if (vol->cfg.cto && vol->cfg.cache_mode == PODFS_CACHE_STRICT &&
+	    !vol->be->coherent)
+		dir = dispatch_name_of(vol, in, name);
+	since = cache_attr_since();
+	ret = dispatch_open(vol, in, backend_flags(vol, flags), dir, name,
+			    &bf);
+	if (dir)
+		inode_put(vol, dir);
 	if (ret) {
 		inode_put(vol, in);
 		return ret;
 	}
 	if (flags & O_TRUNC)
 		data_invalidate(vol, in);
-	ret = open_revalidate(vol, in, bf, &keep);
+	ret = open_revalidate(vol, in, bf, since, &keep);
 	if (ret) {
 		dispatch_close(vol, in, bf);
 		inode_put(vol, in);

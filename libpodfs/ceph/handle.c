@@ -404,7 +404,7 @@ static int ceph_be_create(struct podfs_backend *be, struct podfs_bobj *dir,
 	UserPerm *perms;
 	int ret;
 
-	cf = malloc(sizeof(*cf));
+	cf = calloc(1, sizeof(*cf));
 	if (!cf)
 		return ceph_be_error(cb, ENOMEM, "out of memory");
 	ret = ceph_be_perms(cb, cred, &perms);
@@ -565,14 +565,17 @@ static int ceph_be_statfs(struct podfs_backend *be, struct podfs_bobj *obj,
 /* ---- Open files --------------------------------------------------------- */
 
 static int ceph_be_open(struct podfs_backend *be, struct podfs_bobj *obj,
-			int flags, struct podfs_bfile **file)
+			int flags, struct podfs_bobj *dir, const char *name,
+			struct podfs_bfile **file)
 {
 	struct ceph_be *cb = to_cbe(be);
 	struct ceph_file *cf;
 	struct Fh *fh;
 	int ret;
 
-	cf = malloc(sizeof(*cf));
+	(void)dir; /* libcephfs opens by inode; the MDS keeps names coherent */
+	(void)name;
+	cf = calloc(1, sizeof(*cf));
 	if (!cf)
 		return ceph_be_error(cb, ENOMEM, "out of memory");
 	flags &= ~(O_CREAT | O_EXCL);

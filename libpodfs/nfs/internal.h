@@ -54,6 +54,15 @@ struct nfs_aio;
 struct nfs_ioset;
 struct nfs4_open;
 
+/* An open by the name DIR/NAME: FOUND when the OPEN found the object
+ * there, with attributes ST. */
+struct nfs_open_by {
+	const struct nfs_fh *dir;
+	const char *name;
+	bool found;
+	struct stat st;
+};
+
 /* A file system object: the server's handle, plus one name it was seen
  * under (NFSv4.0 OPENs by name; NFSv3 renames an open file away rather
  * than remove it). */
@@ -457,7 +466,10 @@ struct nfs_vops {
 			size_t *len);
 	int (*statfs)(struct nfs_be *nb, struct nfs_obj *o, struct statvfs *st);
 	/* Open state for a file of O opened with FLAGS (NFSv4). */
-	int (*open)(struct nfs_be *nb, struct nfs_obj *o, int flags);
+	/* BY: NULL, or the name to open O by where the protocol opens by
+	 * name (NFSv4), told whether O was found there */
+	int (*open)(struct nfs_be *nb, struct nfs_obj *o, int flags,
+		    struct nfs_open_by *by);
 	void (*close)(struct nfs_be *nb, struct nfs_obj *o);
 	/* Makes IO's call (one READ or WRITE of at most rsize/wsize). */
 	void (*io_call)(struct nfs_be *nb, struct nfs_io *io);
@@ -510,7 +522,8 @@ stateid4 nfs4_stateid(struct nfs_obj *o);
  * open made again, unless that was done since. 0 or -errno. */
 int nfs4_restate(struct nfs_be *nb, struct nfs_call *k, struct nfs_obj *o,
 		 const stateid4 *sent);
-int nfs4_open(struct nfs_be *nb, struct nfs_obj *o, int flags);
+int nfs4_open(struct nfs_be *nb, struct nfs_obj *o, int flags,
+	      struct nfs_open_by *by);
 void nfs4_close(struct nfs_be *nb, struct nfs_obj *o);
 int nfs4_create(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
 		mode_t mode, int flags, const struct podfs_cred *cred,

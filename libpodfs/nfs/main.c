@@ -647,13 +647,17 @@ static int nfs_be_create(struct podfs_backend *be, struct podfs_bobj *dir,
 }
 
 static int nfs_be_open(struct podfs_backend *be, struct podfs_bobj *obj,
-		       int flags, struct podfs_bfile **file)
+		       int flags, struct podfs_bobj *dir, const char *name,
+		       struct podfs_bfile **file)
 {
 	struct nfs_be *nb = NB(be);
 	struct nfs_obj *o = OBJ(obj);
+	struct nfs_open_by by = { .name = name };
 	int ret;
 
-	ret = VOPS(nb)->open(nb, o, flags);
+	if (dir && name)
+		by.dir = &OBJ(dir)->fh;
+	ret = VOPS(nb)->open(nb, o, flags, by.dir ? &by : NULL);
 	if (ret)
 		return ret;
 	ret = file_new(nb, o, flags, file);
@@ -661,6 +665,9 @@ static int nfs_be_open(struct podfs_backend *be, struct podfs_bobj *obj,
 		VOPS(nb)->close(nb, o);
 		return ret;
 	}
+	/* the OPEN's attributes are from before a truncation */
+	(*file)->by_name = by.found && !(flags & O_TRUNC);
+	(*file)->st = by.st;
 	if (flags & O_TRUNC) {
 		ret = truncate_open(nb, o, NFILE(*file));
 		if (ret) {

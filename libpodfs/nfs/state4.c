@@ -309,12 +309,14 @@ static void close_other(struct nfs_be *nb, struct nfs4_open *st,
 	nfs4_close_call(nb, ow, &op->fh, &op->stateid, owner_closed);
 }
 
-static int open_locked(struct nfs_be *nb, struct nfs_obj *o, uint32_t access)
+static int open_locked(struct nfs_be *nb, struct nfs_obj *o, uint32_t access,
+		       struct nfs_open_by *by)
 {
 	struct nfs4_open *st = o->open;
 	struct nfs4_opened op;
 	struct nfs_fh dir;
 	char *name = NULL;
+	bool found = false;
 	int ret = -ENOENT;
 
 	if (!st->owner)
@@ -324,13 +326,19 @@ static int open_locked(struct nfs_be *nb, struct nfs_obj *o, uint32_t access)
 	    st->client_gen != atomic_load(&nb->client.gen))
 		ret = nfs4_open_call(nb, st->owner, &o->fh, NULL, access, -1, 0,
 				     NULL, &op, NULL);
-	if (ret) {
+	if (ret && by) {
+		/* the caller's name: the OPEN then checks it too */
+		dir = *by->dir;
+		name = strdup(by->name);
+	} else if (ret) {
 		pthread_mutex_lock(&nb->names);
 		if (o->hint_name) {
 			dir = o->hint_dir;
 			name = strdup(o->hint_name);
 		}
 		pthread_mutex_unlock(&nb->names);
+	}
+	if (ret) {
 		ret = name ? nfs4_open_call(nb, st->owner, &dir, name, access,
 					    -1, 0, NULL, &op, NULL) :
 			     -ENOENT;
@@ -342,6 +350,7 @@ static int open_locked(struct nfs_be *nb, struct nfs_obj *o, uint32_t access)
 				close_other(nb, st, &op);
 			ret = -ENOENT;
 		}
+		found = by && !ret;
 	}
 	if (ret == -ENOENT || ret == -ESTALE) {
 		st->anonymous = true;
@@ -354,6 +363,10 @@ static int open_locked(struct nfs_be *nb, struct nfs_obj *o, uint32_t access)
 		ret = confirm(nb, st->owner, &op);
 	if (ret)
 		return ret;
+	if (found) {
+		by->found = true;
+		by->st = op.st;
+	}
 	st->anonymous = false;
 	st->access = access;
 	st->client_gen = atomic_load(&nb->client.gen);
@@ -361,7 +374,8 @@ static int open_locked(struct nfs_be *nb, struct nfs_obj *o, uint32_t access)
 	return 0;
 }
 
-int nfs4_open(struct nfs_be *nb, struct nfs_obj *o, int flags)
+int nfs4_open(struct nfs_be *nb, struct nfs_obj *o, int flags,
+	      struct nfs_open_by *by)
 {
 	uint32_t access = access_of(flags);
 	struct nfs4_open *st;
@@ -382,7 +396,8 @@ int nfs4_open(struct nfs_be *nb, struct nfs_obj *o, int flags)
 	}
 	if (!st->count || (st->access & access) != access ||
 	    st->client_gen != atomic_load(&nb->client.gen))
-		ret = open_locked(nb, o, access | (st->count ? st->access : 0));
+		ret = open_locked(nb, o, access | (st->count ? st->access : 0),
+				  by);
 	if (!ret)
 		st->count++;
 	if (!st->count) {
@@ -453,7 +468,7 @@ int nfs4_restate(struct nfs_be *nb, struct nfs_call *k, struct nfs_obj *o,
 	/* Unless made again since SENT went out (the next attempt carries
 	 * the new one), the open is made again now. */
 	if (open && !memcmp(&now, sent, sizeof(now)))
-		ret = open_locked(nb, o, o->open->access);
+		ret = open_locked(nb, o, o->open->access, NULL);
 	pthread_mutex_unlock(&o->lock);
 	/* No open of ours: the anonymous stateid was refused, which means
 	 * the client is gone. */

@@ -761,11 +761,13 @@ static int v3_statfs(struct nfs_be *nb, struct nfs_obj *o, struct statvfs *st)
 	return 0;
 }
 
-static int v3_open(struct nfs_be *nb, struct nfs_obj *o, int flags)
+static int v3_open(struct nfs_be *nb, struct nfs_obj *o, int flags,
+		   struct nfs_open_by *by)
 {
 	(void)nb;
 	(void)o;
 	(void)flags; /* NFSv3 has no open */
+	(void)by;
 	return 0;
 }
 

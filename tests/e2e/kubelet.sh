@@ -214,7 +214,7 @@ check_no_secret() {
 		flunk "$when: the Ceph key is in the command line of pid $pid ($(cat "/proc/$pid/comm" 2>/dev/null)): ps shows it to every user"
 	done
 	# shellcheck disable=SC2009 # ps output is what users see
-	if ps -ww -eo args | grep -q -a -F -f "$T/secret-patterns"; then
+	if ps -ww -eo args | grep -a -F -f "$T/secret-patterns" >/dev/null; then
 		[ -n "$hits" ] || flunk "$when: the Ceph key shows in ps output"
 	fi
 	hits=$(grep -l -a -F -f "$T/secret-patterns" /proc/[0-9]*/environ 2>/dev/null || true)
