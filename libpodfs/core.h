@@ -348,9 +348,9 @@ void data_stop(struct podfs_volume *vol);
 void data_inode_init(struct podfs_inode *in);
 /* Frees IN's blocks (nothing is in flight or dirty any more). */
 void data_inode_free(struct podfs_volume *vol, struct podfs_inode *in);
-/* pread/pwrite through the cache (F->cached). */
-/* Reads into BUF; or, with FN, lends what the cache holds to FN(ARG, ...)
- * (BUF only for the rest), as podfs_pread_lend. */
+/* pread/pwrite through the cache (F->cached). data_read reads into BUF;
+ * or, with FN, lends what the cache holds to FN(ARG, ...) (BUF only for
+ * the rest), as podfs_pread_lend. */
 ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
 		  size_t count, off_t off, podfs_read_fn fn, void *arg);
 ssize_t data_write(struct podfs_volume *vol, struct podfs_file *f,
@@ -415,14 +415,14 @@ ssize_t dispatch_readlink(struct podfs_volume *vol, struct podfs_inode *in,
 			  char *buf, size_t size);
 int dispatch_statfs(struct podfs_volume *vol, struct podfs_inode *in,
 		    struct statvfs *st);
-/* Close-to-open by name: does the name IN was last found under still
- * name it? 0 (its attributes refreshed; CHANGED: they moved), -ESTALE
- * when the name names another object now or nothing (the name is
- * forgotten: a new lookup asks the server), 1 when no name is known. */
 /* The directory IN was last seen in (a user reference, inode_put it),
  * its NAME there; NULL when none is known. */
 struct podfs_inode *dispatch_name_of(struct podfs_volume *vol,
 				     struct podfs_inode *in, char name[256]);
+/* Close-to-open by name: does the name IN was last found under still
+ * name it? 0 (its attributes refreshed; CHANGED: they moved), -ESTALE
+ * when the name names another object now or nothing (the name is
+ * forgotten: a new lookup asks the server), 1 when no name is known. */
 int dispatch_revalidate_name(struct podfs_volume *vol, struct podfs_inode *in,
 			     bool *changed);
 /* DIR (or NULL) and NAME: where IN was last seen, for a backend that

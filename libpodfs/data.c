@@ -691,6 +691,7 @@ ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
 	uint64_t missed = UINT64_MAX; /* the block a miss just filled */
 	struct lend lend;
 	size_t done = 0;
+	bool lending;
 	int ret = 0;
 
 	lend.n = 0;
@@ -755,7 +756,9 @@ ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
 			break;
 		}
 	}
-	if (fn && (done || !ret)) {
+	/* FN is told of every read that did not fail */
+	lending = fn && (done || !ret);
+	if (lending) {
 		/* The reader has its data before read-ahead goes out (which
 		 * may wait for a connection busy with a reply). Told, it may
 		 * close F: its release waits for ra_due. */
@@ -778,7 +781,7 @@ ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
 		if (off + (off_t)done > f->ra_next || off == 0)
 			f->ra_next = off + (off_t)done;
 	}
-	if (fn && (done || !ret) && !--in->ra_due)
+	if (lending && !--in->ra_due)
 		pthread_cond_broadcast(&in->dcond);
 	pthread_mutex_unlock(&in->lock);
 	return done ? (ssize_t)done : ret;

@@ -370,10 +370,15 @@ PODFS_EXPORT int podfs_ll_statfs(podfs_volume *vol, uint64_t ino,
  * file there (NFSv4's OPEN, bf->by_name) has asked already: its reply's
  * attributes, read since SINCE, are the answer. A backend that reports
  * every change needs no asking. */
+static bool cto_asks(const struct podfs_volume *vol)
+{
+	return vol->cfg.cto && vol->cfg.cache_mode == PODFS_CACHE_STRICT;
+}
+
 static int open_revalidate(struct podfs_volume *vol, struct podfs_inode *in,
 			   struct podfs_bfile *bf, uint64_t since, bool *keep)
 {
-	bool force = vol->cfg.cto && vol->cfg.cache_mode == PODFS_CACHE_STRICT;
+	bool force = cto_asks(vol);
 	bool changed = false;
 	struct stat st;
 	int ret;
@@ -423,8 +428,7 @@ PODFS_EXPORT int podfs_ll_open(podfs_volume *vol, uint64_t ino, int flags,
 	if (flags & O_TRUNC && data_dirty(in))
 		data_flush(vol, in, NULL);
 	/* close-to-open by name: an open by name may do the check */
-	if (vol->cfg.cto && vol->cfg.cache_mode == PODFS_CACHE_STRICT &&
-	    !vol->be->coherent)
+	if (cto_asks(vol) && !vol->be->coherent)
 		dir = dispatch_name_of(vol, in, name);
 	since = cache_attr_since();
 	ret = dispatch_open(vol, in, backend_flags(vol, flags), dir, name,
