@@ -44,10 +44,16 @@ set -a
 . "$scratch/ceph.env"
 set +a
 
-# make check in build dir $1, with the test logs shown on failure
+# make check in build dir $1; on failure the failed tests' logs, whole
+# and last, so the end of a cut CI record still shows what failed
 check_in() {
 	if ! make -C "$1" -j"$jobs" check; then
-		tail -n 100 "$1"/tests/*/*.log
+		local trs
+		for trs in "$1"/tests/*/*.trs; do
+			grep -q '^:test-result: \(FAIL\|ERROR\)' "$trs" || continue
+			printf '\n==== failed: %s\n' "${trs%.trs}"
+			cat "${trs%.trs}.log"
+		done
 		exit 1
 	fi
 }
