@@ -182,6 +182,14 @@ struct podfs_backend_ops {
 	int (*fsync)(struct podfs_backend *be, struct podfs_bfile *file,
 		     int datasync);
 	int (*close)(struct podfs_backend *be, struct podfs_bfile *file);
+	/* A POSIX lock on the server, for OWNER (the core's: unique in the
+	 * volume). CMD F_GETLK, or F_SETLK, which never waits: -EAGAIN on
+	 * a conflict (the core waits, and tries again). LK as fcntl's with
+	 * l_whence SEEK_SET, l_len 0 to the end of the file; F_GETLK writes
+	 * a conflicting lock into it, or l_type F_UNLCK. The core unlocks
+	 * what an owner holds through FILE before it closes FILE. */
+	int (*lock)(struct podfs_backend *be, struct podfs_bfile *file,
+		    uint64_t owner, int cmd, struct flock *lk);
 
 	ssize_t (*getxattr)(struct podfs_backend *be, struct podfs_bobj *obj,
 			    const char *name, void *value, size_t size);

@@ -176,7 +176,7 @@ enum opt_id {
 	OPT_SECRET, OPT_CLIENT_ID, OPT_RSIZE, OPT_WSIZE, OPT_PROTO, OPT_SEC,
 	OPT_SLOTS, OPT_AC, OPT_NOAC, OPT_ACTIMEO, OPT_ACREGMIN, OPT_ACREGMAX,
 	OPT_ACDIRMIN, OPT_ACDIRMAX, OPT_LOOKUPCACHE, OPT_CTO, OPT_NOCTO,
-	OPT_CACHE, OPT_CACHE_SIZE,
+	OPT_CACHE, OPT_CACHE_SIZE, OPT_LOCAL_LOCK, OPT_LOCK, OPT_NOLOCK,
 };
 
 static const struct option_def {
@@ -218,6 +218,9 @@ static const struct option_def {
 	{ "nocto", OPT_NOCTO, ANY, false },
 	{ "cache", OPT_CACHE, ANY, true },
 	{ "cache_size", OPT_CACHE_SIZE, ANY, true },
+	{ "local_lock", OPT_LOCAL_LOCK, ANY, true },
+	{ "lock", OPT_LOCK, ANY, false },
+	{ "nolock", OPT_NOLOCK, ANY, false },
 	{ "fs", OPT_FS, CEPH_ONLY, true },
 	{ "mds_namespace", OPT_FS, CEPH_ONLY, true },
 	{ "name", OPT_NAME, CEPH_ONLY, true },
@@ -380,6 +383,27 @@ static int apply_option(struct podfs_config *cfg, const char *key,
 			return fail(err, errlen,
 				    "option 'lookupcache=%s': expected all, positive or none",
 				    val);
+		return 0;
+	case OPT_LOCAL_LOCK:
+		if (!strcmp(val, "none"))
+			cfg->local_lock = 0;
+		else if (!strcmp(val, "flock"))
+			cfg->local_lock = PODFS_LOCAL_FLOCK;
+		else if (!strcmp(val, "posix"))
+			cfg->local_lock = PODFS_LOCAL_POSIX;
+		else if (!strcmp(val, "all"))
+			cfg->local_lock = PODFS_LOCAL_FLOCK | PODFS_LOCAL_POSIX;
+		else
+			return fail(err, errlen,
+				    "option 'local_lock=%s': expected none, "
+				    "flock, posix or all", val);
+		return 0;
+	case OPT_LOCK:
+	case OPT_NOLOCK:
+		/* nfs(5): nolock is local_lock=all */
+		cfg->local_lock = def->id == OPT_NOLOCK
+					  ? PODFS_LOCAL_FLOCK | PODFS_LOCAL_POSIX
+					  : 0;
 		return 0;
 	case OPT_CTO:
 	case OPT_NOCTO:

@@ -140,6 +140,11 @@ struct podfs_inode {
 	uint32_t wb_seq;	/* write-back errors so far */
 	pthread_cond_t dcond;	/* a read or a write-back ended */
 	struct podfs_file *wfile; /* an open file to write back through */
+
+	/* its locks, under lock (lock.c) */
+	struct lock_hold *holds; /* owners that may hold locks on it */
+	uint32_t unlocks;	 /* unlocks here so far: a waiter tries again */
+	pthread_cond_t lkcond;	 /* an unlock here, or podfs_lock_cancel */
 };
 
 /* Inodes nobody holds that a volume keeps, with their cache (data blocks
@@ -167,6 +172,7 @@ struct podfs_file {
 	bool cached;	 /* its data goes through the data cache */
 	bool closing;	 /* released: never to write back through (inode lock) */
 	bool written;	 /* written through (atomic): flush commits */
+	bool flocked;	 /* flock held (inode lock): released with it */
 	uint32_t wb_seen; /* the inode's wb_seq reported to it (inode lock) */
 	off_t ra_next;	 /* read-ahead: where a sequential read goes on */
 	uint32_t ra_window; /* bytes read ahead of it, growing (inode lock) */
@@ -195,7 +201,7 @@ enum dispatch_op {
 	OP_SYMLINK, OP_CREATE, OP_LINK, OP_UNLINK, OP_RMDIR, OP_RENAME,
 	OP_READLINK, OP_STATFS, OP_OPEN, OP_READ, OP_WRITE, OP_FSYNC,
 	OP_CLOSE, OP_GETXATTR, OP_SETXATTR, OP_LISTXATTR, OP_REMOVEXATTR,
-	DISPATCH_OP_COUNT
+	OP_LOCK, DISPATCH_OP_COUNT
 };
 extern const char *const dispatch_op_names[DISPATCH_OP_COUNT];
 
@@ -373,6 +379,12 @@ void data_forget_size(struct podfs_inode *in);
 /* Is anything written to IN not yet sent? */
 bool data_dirty(struct podfs_inode *in);
 
+/* ---- locks (lock.c) ------------------------------------------------------------- */
+void lock_inode_init(struct podfs_inode *in);
+void lock_inode_free(struct podfs_inode *in);
+/* F closes: its flock and the locks taken through it go first. */
+int lock_release(struct podfs_volume *vol, struct podfs_file *f);
+
 /* ---- dispatch (dispatch.c) ---------------------------------------------------
  * One function per backend op: each answers -ENOTSUP for an op the
  * backend lacks, counts it, gives every error a message, and consults and
@@ -444,6 +456,8 @@ int dispatch_fsync(struct podfs_volume *vol, struct podfs_file *f,
 		   int datasync);
 int dispatch_close(struct podfs_volume *vol, struct podfs_inode *in,
 		   struct podfs_bfile *bf);
+int dispatch_lock(struct podfs_volume *vol, struct podfs_file *f,
+		  uint64_t owner, int cmd, struct flock *lk);
 ssize_t dispatch_getxattr(struct podfs_volume *vol, struct podfs_inode *in,
 			  const char *name, void *value, size_t size);
 int dispatch_setxattr(struct podfs_volume *vol, struct podfs_inode *in,

@@ -26,7 +26,7 @@ const char *const dispatch_op_names[DISPATCH_OP_COUNT] = {
 	[OP_WRITE] = "write",	    [OP_FSYNC] = "fsync",
 	[OP_CLOSE] = "close",	    [OP_GETXATTR] = "getxattr",
 	[OP_SETXATTR] = "setxattr", [OP_LISTXATTR] = "listxattr",
-	[OP_REMOVEXATTR] = "removexattr",
+	[OP_REMOVEXATTR] = "removexattr", [OP_LOCK] = "lock",
 };
 
 static uint64_t now_us(void)
@@ -577,6 +577,12 @@ int dispatch_close(struct podfs_volume *vol, struct podfs_inode *in,
 {
 	(void)in;
 	return (int)CALL(vol, OP_CLOSE, close, "close", bf);
+}
+
+int dispatch_lock(struct podfs_volume *vol, struct podfs_file *f,
+		  uint64_t owner, int cmd, struct flock *lk)
+{
+	return (int)CALL(vol, OP_LOCK, lock, "lock", f->bf, owner, cmd, lk);
 }
 
 /* ---- extended attributes ---------------------------------------------------------- */

@@ -185,8 +185,10 @@ PODFS_EXPORT int podfs_release(podfs_volume *vol, podfs_file *f)
 	if (!f)
 		return 0;
 	error_begin();
+	err = lock_release(vol, f);
 	if (f->cached) {
-		err = data_release(vol, f);
+		ret = data_release(vol, f);
+		err = err ? err : ret;
 		/* What it wrote has landed: its attributes now tell our own
 		 * change, read before anyone else's can come into them. Later
 		 * changes are another client's: the next open (close-to-open)

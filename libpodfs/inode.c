@@ -131,6 +131,7 @@ static void inode_free(struct podfs_volume *vol, struct podfs_inode *in)
 	vol->ops->put(vol->be, in->obj);
 	data_inode_free(vol, in);
 	cache_inode_free(in);
+	lock_inode_free(in);
 	free(in->name);
 	free(in);
 }
@@ -163,6 +164,7 @@ struct podfs_inode *inode_new(struct podfs_volume *vol, struct podfs_bobj *obj)
 	in->obj = obj;
 	cache_inode_init(in);
 	data_inode_init(in);
+	lock_inode_init(in);
 	return in;
 }
 
@@ -271,6 +273,7 @@ int inode_from_obj(struct podfs_volume *vol, struct podfs_bobj *obj,
 	if (fresh) {
 		data_inode_free(vol, fresh);
 		cache_inode_free(fresh);
+		lock_inode_free(fresh);
 		free(fresh);
 	}
 	if (!in) {

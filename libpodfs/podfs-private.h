@@ -52,6 +52,10 @@ enum podfs_cache_mode {
 				 * across opens too */
 };
 
+/* Which locks stay on this client (local_lock=, nolock): bits. */
+#define PODFS_LOCAL_FLOCK (1 << 0)
+#define PODFS_LOCAL_POSIX (1 << 1)
+
 /* A volume's source and options, parsed. Strings are owned (malloc). */
 struct podfs_config {
 	enum podfs_kind kind;
@@ -80,6 +84,7 @@ struct podfs_config {
 	bool cto;		/* close-to-open: revalidate at every open */
 	enum podfs_cache_mode cache_mode;
 	unsigned long long cache_size; /* bytes of cached file data */
+	int local_lock; /* PODFS_LOCAL_*: kept on the client, not the server */
 
 	/* CephFS */
 	char *mon_host; /* libcephfs mon_host, as written */

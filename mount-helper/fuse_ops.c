@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 
 #include "fuse_ops.h"
@@ -135,11 +136,19 @@ static void pf_init(void *userdata, struct fuse_conn_info *conn)
 				       FUSE_CAP_ASYNC_DIO |
 				       FUSE_CAP_SPLICE_WRITE |
 				       FUSE_CAP_SPLICE_MOVE);
-	/* Locks stay with the kernel (correct within the pod) until the
-	 * library maps them to the server; no write-back cache in the
-	 * kernel, so writes reach podfs (and the server) in order. */
-	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS |
-			FUSE_CAP_WRITEBACK_CACHE);
+	/* Locks the volume holds on the server come here; the kernel keeps
+	 * the others (local_lock=, nolock), correct within the pod. No
+	 * write-back cache in the kernel, so writes reach podfs (and the
+	 * server) in order. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (!(podfs_locks(pf->vol) & PODFS_LOCKS_POSIX))
+		conn->want &= ~FUSE_CAP_POSIX_LOCKS;
+	else
+		conn->want |= conn->capable & FUSE_CAP_POSIX_LOCKS;
+	if (!(podfs_locks(pf->vol) & PODFS_LOCKS_FLOCK))
+		conn->want &= ~FUSE_CAP_FLOCK_LOCKS;
+	else
+		conn->want |= conn->capable & FUSE_CAP_FLOCK_LOCKS;
 	/* Told of every change by others, the kernel needn't guess from a
 	 * new mtime (which our own writes make too) that its data is stale. */
 	if (pf->coherent)
@@ -423,15 +432,84 @@ static void pf_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 static void pf_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	podfs_volume *vol = pf_of(req)->vol;
+	int ret = podfs_flush(vol, file_of(fi));
+	int ret2 = 0;
+
 	(void)ino;
-	reply_status(req, podfs_flush(pf_of(req)->vol, file_of(fi)));
+	/* a close(2): the process's POSIX locks on the file go (the kernel
+	 * keeps none of them itself once they are the server's) */
+	if (podfs_locks(vol) & PODFS_LOCKS_POSIX)
+		ret2 = podfs_unlock_owner(vol, file_of(fi), fi->lock_owner);
+	reply_status(req, ret ? ret : ret2);
 }
 
 static void pf_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	(void)ino;
+	/* the file's flock goes with it (fi->flock_release) */
 	reply_status(req, podfs_release(pf_of(req)->vol, file_of(fi)));
+}
+
+/* ---- locks: on the server (podfs_locks), the kernel keeps the rest ------- */
+
+static int lock_interrupted(void *arg)
+{
+	return fuse_req_interrupted(arg);
+}
+
+/* A signal to the waiting process: the kernel sends INTERRUPT. */
+static void lock_interrupt(fuse_req_t req, void *data)
+{
+	(void)req;
+	podfs_lock_cancel(pf_of(req)->vol, data);
+}
+
+/* A lock call that may wait: interruptible while it does. */
+static int wait_lock(fuse_req_t req, podfs_file *f, uint64_t owner,
+		     const struct flock *lk, int flock_op, bool sleep)
+{
+	struct podfs_lock_wait w = { lock_interrupted, req };
+	podfs_volume *vol = pf_of(req)->vol;
+	int ret;
+
+	if (sleep)
+		fuse_req_interrupt_func(req, lock_interrupt, f);
+	ret = lk ? podfs_setlk(vol, f, owner, lk, sleep ? &w : NULL)
+		 : podfs_flock(vol, f, flock_op, &w);
+	if (sleep) /* waits for a running lock_interrupt to end */
+		fuse_req_interrupt_func(req, NULL, NULL);
+	return ret;
+}
+
+static void pf_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *lock)
+{
+	int ret = podfs_getlk(pf_of(req)->vol, file_of(fi), fi->lock_owner,
+			      lock);
+
+	(void)ino;
+	if (ret)
+		reply_status(req, ret);
+	else
+		fuse_reply_lock(req, lock);
+}
+
+static void pf_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *lock, int sleep)
+{
+	(void)ino;
+	reply_status(req, wait_lock(req, file_of(fi), fi->lock_owner, lock, 0,
+				    sleep));
+}
+
+static void pf_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     int op)
+{
+	(void)ino;
+	reply_status(req, wait_lock(req, file_of(fi), 0, NULL, op,
+				    !(op & LOCK_NB)));
 }
 
 static void pf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -657,6 +735,9 @@ const struct fuse_lowlevel_ops podfs_fuse_ops = {
 	.write = pf_write,
 	.flush = pf_flush,
 	.release = pf_release,
+	.getlk = pf_getlk,
+	.setlk = pf_setlk,
+	.flock = pf_flock,
 	.fsync = pf_fsync,
 	.opendir = pf_opendir,
 	.readdir = pf_readdir,

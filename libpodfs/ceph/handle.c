@@ -592,6 +592,26 @@ static int ceph_be_open(struct podfs_backend *be, struct podfs_bobj *obj,
 	return 0;
 }
 
+/* POSIX locks through the MDS (ceph_ll_getlk/ceph_ll_setlk, never
+ * waiting: the core waits), so clients of other nodes are excluded. */
+static int ceph_be_lock(struct podfs_backend *be, struct podfs_bfile *file,
+			uint64_t owner, int cmd, struct flock *lk)
+{
+	struct ceph_be *cb = to_cbe(be);
+	struct Fh *fh = to_cfile(file)->fh;
+	int ret;
+
+	if (cmd == F_GETLK)
+		ret = ceph_ll_getlk(cb->cmount, fh, lk, owner);
+	else
+		ret = ceph_ll_setlk(cb->cmount, fh, lk, owner, 0);
+	if (ret == -EWOULDBLOCK || ret == -EACCES)
+		return ceph_be_error(cb, EAGAIN, "lock held by another owner");
+	if (ret < 0)
+		return ceph_be_op_error(cb, ret, "lock", NULL);
+	return 0;
+}
+
 /* libcephfs reads short only at end of file (it zero-fills holes and
  * rechecks the size), so a short piece ends the read. */
 static ssize_t ceph_be_read(struct podfs_backend *be, struct podfs_bfile *file,
@@ -758,6 +778,7 @@ const struct podfs_backend_ops podfs_ceph_backend = {
 	.write = ceph_be_write,
 	.fsync = ceph_be_fsync,
 	.close = ceph_be_close,
+	.lock = ceph_be_lock,
 	.getxattr = ceph_be_getxattr,
 	.setxattr = ceph_be_setxattr,
 	.listxattr = ceph_be_listxattr,

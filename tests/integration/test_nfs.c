@@ -441,8 +441,17 @@ static void *statter_main(void *arg)
 			continue;
 		if (s->failures++ == 0) {
 			s->first_err = ret;
-			snprintf(s->first_msg, sizeof(s->first_msg), "%s",
-				 ret ? podfs_errmsg(vol) : "not a file");
+			if (ret)
+				snprintf(s->first_msg, sizeof(s->first_msg),
+					 "%s", podfs_errmsg(vol));
+			else
+				snprintf(s->first_msg, sizeof(s->first_msg),
+					 "not a file: mode %o, ino %llu, size "
+					 "%lld, nlink %lu, call %d",
+					 (unsigned)st.st_mode,
+					 (unsigned long long)st.st_ino,
+					 (long long)st.st_size,
+					 (unsigned long)st.st_nlink, i);
 		}
 	}
 	return NULL;

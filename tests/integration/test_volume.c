@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -2766,6 +2767,155 @@ END_TEST
 
 /* ==== the suites ============================================================= */
 
+/* ---- locks ---------------------------------------------------------------- */
+
+static struct flock range_lock(short type, off_t start, off_t len)
+{
+	struct flock lk = { .l_type = type, .l_whence = SEEK_SET,
+			    .l_start = start, .l_len = len };
+
+	return lk;
+}
+
+struct lock_waiter {
+	podfs_volume *v;
+	podfs_file *f;
+	struct flock lk;
+	int stop;	/* INTERRUPTED's answer */
+	int ret;
+	double took;
+};
+
+static int waiter_stop(void *arg)
+{
+	return __atomic_load_n(&((struct lock_waiter *)arg)->stop,
+			       __ATOMIC_SEQ_CST);
+}
+
+static void *waiter_main(void *arg)
+{
+	struct lock_waiter *w = arg;
+	struct podfs_lock_wait wait = { waiter_stop, w };
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	w->ret = podfs_setlk(w->v, w->f, 7, &w->lk, &wait);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	w->took = (double)(t1.tv_sec - t0.tv_sec) +
+		  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return NULL;
+}
+
+/* Locks held on the server: a second volume (another client) is
+ * excluded by the first's, and owners of one volume by each other;
+ * ranges, waiting, cancelling, a close's unlock and flock. NFS holds no
+ * locks on the server yet: the calls say so. */
+START_TEST(test_locks)
+{
+	struct flock wr = range_lock(F_WRLCK, 0, 0), g;
+	struct lock_waiter w = { 0 };
+	podfs_file *fa, *fb, *fr;
+	podfs_volume *b;
+	pthread_t t;
+
+	put_str(tp("lk"), "guarded");
+	OK(podfs_open(vol, tp("lk"), O_RDWR, 0, &fa));
+	if (is_nfs()) {
+		ck_assert_int_eq(podfs_locks(vol), 0);
+		ERR(podfs_setlk(vol, fa, 1, &wr, NULL), ENOLCK);
+		ERR(podfs_getlk(vol, fa, 1, &wr), ENOLCK);
+		ERR(podfs_flock(vol, fa, LOCK_EX, NULL), ENOLCK);
+		OK(podfs_unlock_owner(vol, fa, 1));
+		OK(podfs_close(vol, fa));
+		return;
+	}
+	ck_assert_int_eq(podfs_locks(vol),
+			 PODFS_LOCKS_POSIX | PODFS_LOCKS_FLOCK);
+	b = attach_extra(NULL);
+	OKV(b, podfs_open(b, tp("lk"), O_RDWR, 0, &fb));
+
+	/* what fcntl refuses */
+	g = wr;
+	g.l_whence = SEEK_CUR;
+	ERR(podfs_setlk(vol, fa, 1, &g, NULL), EINVAL);
+	g = range_lock(F_WRLCK, -1, 0);
+	ERR(podfs_setlk(vol, fa, 1, &g, NULL), EINVAL);
+	g = range_lock(F_WRLCK, 0, -5);
+	ERR(podfs_setlk(vol, fa, 1, &g, NULL), EINVAL);
+	g = range_lock(99, 0, 0);
+	ERR(podfs_setlk(vol, fa, 1, &g, NULL), EINVAL);
+	g = range_lock(F_UNLCK, 0, 0);
+	ERR(podfs_getlk(vol, fa, 1, &g), EINVAL);
+	ERR(podfs_flock(vol, fa, 0, NULL), EINVAL);
+	OK(podfs_open(vol, tp("lk"), O_RDONLY, 0, &fr));
+	ERR(podfs_setlk(vol, fr, 1, &wr, NULL), EBADF);
+
+	/* a write lock excludes the other client and another owner here */
+	OK(podfs_setlk(vol, fa, 1, &wr, NULL));
+	OK(podfs_setlk(vol, fa, 1, &wr, NULL)); /* its own: again */
+	ERRV(b, podfs_setlk(b, fb, 2, &wr, NULL), EAGAIN);
+	ERR(podfs_setlk(vol, fa, 3, &wr, NULL), EAGAIN);
+	g = range_lock(F_RDLCK, 10, 5);
+	OKV(b, podfs_getlk(b, fb, 2, &g));
+	ck_assert_int_eq(g.l_type, F_WRLCK);
+	ck_assert_int_eq(g.l_start, 0);
+	g = range_lock(F_RDLCK, 10, 5);
+	OK(podfs_getlk(vol, fa, 1, &g));
+	ck_assert_int_eq(g.l_type, F_UNLCK);
+
+	/* ranges: disjoint ones coexist, overlapping ones do not */
+	g = range_lock(F_UNLCK, 0, 0);
+	OK(podfs_setlk(vol, fa, 1, &g, NULL));
+	g = range_lock(F_WRLCK, 0, 100);
+	OK(podfs_setlk(vol, fa, 1, &g, NULL));
+	g = range_lock(F_WRLCK, 100, 100);
+	OKV(b, podfs_setlk(b, fb, 2, &g, NULL));
+	g = range_lock(F_WRLCK, 50, 100);
+	ERRV(b, podfs_setlk(b, fb, 4, &g, NULL), EAGAIN);
+	/* shared read locks */
+	OKV(b, podfs_unlock_owner(b, fb, 2));
+	g = range_lock(F_RDLCK, 0, 0);
+	OK(podfs_setlk(vol, fa, 1, &g, NULL));
+	OKV(b, podfs_setlk(b, fb, 2, &g, NULL));
+	ERR(podfs_setlk(vol, fa, 3, &wr, NULL), EAGAIN);
+	OKV(b, podfs_unlock_owner(b, fb, 2));
+
+	/* a waiter on B is granted soon after A lets go */
+	OK(podfs_setlk(vol, fa, 1, &wr, NULL));
+	w = (struct lock_waiter){ .v = b, .f = fb, .lk = wr };
+	ck_assert_int_eq(pthread_create(&t, NULL, waiter_main, &w), 0);
+	usleep(300000);
+	OK(podfs_unlock_owner(vol, fa, 1)); /* as a close does */
+	pthread_join(t, NULL);
+	ck_assert_msg(w.ret == 0, "the waiting lock failed: %d", w.ret);
+	ck_assert_msg(w.took >= 0.25 && w.took < 1.3,
+		      "the waiting lock took %.2f s (released after 0.3 s)",
+		      w.took);
+	/* and a waiter told to stop stops */
+	w = (struct lock_waiter){ .v = vol, .f = fa, .lk = wr };
+	ck_assert_int_eq(pthread_create(&t, NULL, waiter_main, &w), 0);
+	usleep(200000);
+	__atomic_store_n(&w.stop, 1, __ATOMIC_SEQ_CST);
+	podfs_lock_cancel(vol, fa);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(w.ret, -EINTR);
+	ck_assert_msg(w.took < 0.5, "the cancelled wait took %.2f s", w.took);
+	OKV(b, podfs_unlock_owner(b, fb, 7));
+
+	/* flock: the open file's; it goes when the file closes */
+	OK(podfs_flock(vol, fa, LOCK_EX, NULL));
+	ERRV(b, podfs_flock(b, fb, LOCK_EX | LOCK_NB, NULL), EAGAIN);
+	ERRV(b, podfs_flock(b, fb, LOCK_SH | LOCK_NB, NULL), EAGAIN);
+	OK(podfs_close(vol, fa));
+	OKV(b, podfs_flock(b, fb, LOCK_SH | LOCK_NB, NULL));
+	OK(podfs_flock(vol, fr, LOCK_SH | LOCK_NB, NULL)); /* shared */
+	OKV(b, podfs_flock(b, fb, LOCK_UN, NULL));
+	OK(podfs_close(vol, fr));
+	OKV(b, podfs_close(b, fb));
+	podfs_free(b);
+}
+END_TEST
+
 START_TEST(test_environment)
 {
 	ck_abort_msg("%s", be->missing);
@@ -2843,6 +2993,7 @@ static Suite *backend_suite(size_t b)
 	tcase_add_test(tc, test_two_volumes);
 	tcase_add_test(tc, test_subdir_attach);
 	tcase_add_test(tc, test_readonly);
+	tcase_add_test(tc, test_locks);
 
 	tc = new_tcase(s, b, "attach", 300, false);
 	tcase_add_test(tc, test_attach_closed_port);

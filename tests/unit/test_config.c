@@ -160,6 +160,28 @@ START_TEST(nfs_bad)
 }
 END_TEST
 
+START_TEST(lock_options)
+{
+	ck_assert_int_eq(parse("h:/x", NULL), 0);
+	ck_assert_int_eq(cfg.local_lock, 0);
+	ck_assert_int_eq(parse("h:/x", "local_lock=flock"), 0);
+	ck_assert_int_eq(cfg.local_lock, PODFS_LOCAL_FLOCK);
+	ck_assert_int_eq(parse("h:/x", "local_lock=posix"), 0);
+	ck_assert_int_eq(cfg.local_lock, PODFS_LOCAL_POSIX);
+	ck_assert_int_eq(parse("ceph://m/", "local_lock=all"), 0);
+	ck_assert_int_eq(cfg.local_lock, PODFS_LOCAL_FLOCK | PODFS_LOCAL_POSIX);
+	ck_assert_int_eq(parse("h:/x", "local_lock=all,local_lock=none"), 0);
+	ck_assert_int_eq(cfg.local_lock, 0);
+	ck_assert_int_eq(parse("h:/x", "nolock"), 0);
+	ck_assert_int_eq(cfg.local_lock, PODFS_LOCAL_FLOCK | PODFS_LOCAL_POSIX);
+	ck_assert_int_eq(parse("h:/x", "nolock,lock"), 0);
+	ck_assert_int_eq(cfg.local_lock, 0);
+	ck_bad("h:/x", "local_lock=some", "local_lock=some");
+	ck_bad("h:/x", "local_lock", "needs a value");
+	ck_bad("h:/x", "nolock=1", "takes no value");
+}
+END_TEST
+
 START_TEST(options_bad)
 {
 	ck_bad("h:/x", "timeo=0", "timeo=0");
@@ -398,6 +420,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, nfs_minor_versions);
 	tcase_add_test(tc, nfs_slots);
 	tcase_add_test(tc, nfs_options_not_ceph);
+	tcase_add_test(tc, lock_options);
 	suite_add_tcase(s, tc);
 	return s;
 }

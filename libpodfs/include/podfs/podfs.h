@@ -7,6 +7,7 @@
 #ifndef PODFS_PODFS_H
 #define PODFS_PODFS_H
 
+#include <fcntl.h> /* struct flock */
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -251,6 +252,55 @@ int podfs_fsync(podfs_volume *vol, podfs_file *file, int datasync);
 int podfs_flush(podfs_volume *vol, podfs_file *file);
 /* Flushes and frees FILE; returns a flush error, FILE is gone anyway. */
 int podfs_release(podfs_volume *vol, podfs_file *file);
+/* ---- Locks (both levels) ------------------------------------------------- */
+/* Locks are held on the server, so they exclude other clients (other
+ * mounts, other nodes) as well as other owners here. OWNER names the
+ * holder: a process for POSIX locks (FUSE's lock_owner), an open file
+ * for flock; owners of different volumes never meet.
+ *
+ * POSIX byte-range locks, fcntl(2)'s semantics: LK->l_type F_RDLCK,
+ * F_WRLCK or F_UNLCK; l_whence SEEK_SET; l_start >= 0; l_len 0 means to
+ * the end of the file, > 0 that many bytes (negative is refused). An
+ * owner's locks merge and split as fcntl's do. podfs_getlk answers as
+ * F_GETLK: l_type F_UNLCK when the lock could be had, else a conflicting
+ * lock (l_pid 0 when its holder is on another client). */
+int podfs_getlk(podfs_volume *vol, podfs_file *file, uint64_t owner,
+		struct flock *lk);
+/* How a lock call waits for another owner's lock to go: a NULL wait
+ * does not (-EAGAIN on a conflict); otherwise until the lock is granted,
+ * or until INTERRUPTED(ARG) returns non-zero (-EINTR). It is asked
+ * before every pause; podfs_lock_cancel() makes waiters ask at once (a
+ * FUSE server: fuse_req_interrupted() and fuse_req_interrupt_func()). */
+struct podfs_lock_wait {
+	int (*interrupted)(void *arg); /* NULL: wait until granted */
+	void *arg;
+};
+/* Taking a lock revalidates the file (stale cached data is dropped);
+ * unlocking sends what was written first: data guarded by a lock is
+ * coherent across clients. */
+int podfs_setlk(podfs_volume *vol, podfs_file *file, uint64_t owner,
+		const struct flock *lk, const struct podfs_lock_wait *wait);
+/* What a POSIX close does: drops all of OWNER's POSIX locks on FILE's
+ * file (FUSE: flush with a lock owner). */
+int podfs_unlock_owner(podfs_volume *vol, podfs_file *file, uint64_t owner);
+/* BSD flock(2): OP LOCK_SH, LOCK_EX or LOCK_UN, with LOCK_NB not to
+ * wait (-EAGAIN on a conflict), else waiting as WAIT says. The lock belongs to FILE (its owner) and
+ * goes with it at the latest. On NFS and CephFS it is a whole-file lock
+ * on the server, as the Linux NFS client emulates flock: it excludes
+ * other clients' flock and POSIX locks alike. */
+int podfs_flock(podfs_volume *vol, podfs_file *file, int op,
+		const struct podfs_lock_wait *wait);
+/* Which locks the volume holds on the server: PODFS_LOCKS_POSIX and
+ * PODFS_LOCKS_FLOCK. The others (local_lock=, nolock, or a backend
+ * without locks) are the caller's to keep on its own client: the calls
+ * above refuse them with -ENOLCK. */
+#define PODFS_LOCKS_POSIX (1 << 0)
+#define PODFS_LOCKS_FLOCK (1 << 1)
+int podfs_locks(podfs_volume *vol);
+/* Makes the lock calls waiting on FILE's file ask their INTERRUPTED at
+ * once (safe from any thread). */
+void podfs_lock_cancel(podfs_volume *vol, podfs_file *file);
+
 /* The inode number of an open file. */
 uint64_t podfs_file_ino(const podfs_file *file);
 /* 1 when what the caller cached of FILE's data before this open is still
