@@ -58,6 +58,8 @@ struct podfs_backend {
 	/* answers from a coherent cache of its own (libcephfs, driven by
 	 * the MDS's capabilities): the core caches nothing over it */
 	bool caches;
+	/* holds locks on the server (the lock op works on this volume) */
+	bool locks;
 };
 
 /* Gets each entry of a directory, "." and ".." excluded. OBJ is a new

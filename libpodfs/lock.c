@@ -232,7 +232,7 @@ PODFS_EXPORT int podfs_locks(podfs_volume *vol)
 {
 	int kinds = 0;
 
-	if (!vol->be || !vol->ops->lock)
+	if (!vol->be || !vol->ops->lock || !vol->be->locks)
 		return 0;
 	if (!(vol->cfg.local_lock & PODFS_LOCAL_POSIX))
 		kinds |= PODFS_LOCKS_POSIX;
@@ -246,10 +246,10 @@ static int check_remote(struct podfs_volume *vol, int kind)
 {
 	if (podfs_locks(vol) & kind)
 		return 0;
-	if (!vol->ops->lock)
-		return podfs_set_error(vol, ENOLCK, "%s: %s volumes have no "
-				       "locks on the server", vol->cfg.source,
-				       vol->ops->name);
+	if (!vol->ops->lock || !vol->be->locks)
+		return podfs_set_error(vol, ENOLCK, "%s: this %s volume holds "
+				       "no locks on the server",
+				       vol->cfg.source, vol->ops->name);
 	return podfs_set_error(vol, ENOLCK, "%s: %s locks are kept on the "
 			       "client (local_lock=)", vol->cfg.source,
 			       kind == PODFS_LOCKS_POSIX ? "POSIX" : "flock");

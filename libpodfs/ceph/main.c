@@ -387,6 +387,7 @@ static int ceph_be_connect(struct ceph_be *cb, const struct podfs_config *cfg,
 		args.ino_cb = ceph_be_ino_invalidate;
 		cb->be.coherent = true;
 		cb->be.caches = true;
+		cb->be.locks = true;
 	}
 	ceph_ll_register_callbacks(cb->cmount, &args);
 	if (reclaim)

@@ -116,6 +116,8 @@ struct nfs_chunk {
 struct nfs_file {
 	struct podfs_bfile f;
 	int flags; /* open(2)'s */
+	/* NFSv3: holds an NFSv4 open of its object, for locks */
+	atomic_bool v4_open;
 };
 
 /* One TCP connection to the server, with a thread that services it. */
@@ -221,7 +223,22 @@ struct nfs4_owner {
 
 /* An object's NFSv4 open state: the files open on it share it; its
  * stateid is the object's sid. */
+/* An NFSv4 lock state: one lock owner of the core's on one object. As
+ * the Linux client does, each gets its own lock_owner4, so that no two
+ * files share a seqid sequence (and one denied LOCK holds up nothing
+ * else). Under the object's lock. */
+struct nfs4_lock {
+	struct nfs4_lock *next;
+	uint64_t owner;		 /* the core's */
+	char name[32];		 /* the lock_owner4's bytes: "podfs-lock-ID" */
+	uint32_t seqid;
+	bool has_sid;		 /* a LOCK was granted: sid is its stateid */
+	stateid4 sid;
+	unsigned int client_gen; /* of the client it is known to */
+};
+
 struct nfs4_open {
+	struct nfs4_lock *locks;
 	struct nfs4_owner *owner;
 	uint32_t access;	 /* OPEN4_SHARE_ACCESS_* held */
 	int count;		 /* files */
@@ -275,6 +292,10 @@ struct nfs_be {
 	size_t unstable_max;
 
 	struct nfs4_client client;
+	/* NFSv3: locks go through an NFSv4 client on the same connections,
+	 * set up at the first lock */
+	pthread_mutex_t v4_start;
+	bool v4_started;
 
 	/* Counters, for tests and podfs-bench (podfs_stats). */
 	atomic_ulong n_calls, n_read, n_write, n_commit, n_read_bytes,
@@ -525,6 +546,11 @@ int nfs4_restate(struct nfs_be *nb, struct nfs_call *k, struct nfs_obj *o,
 int nfs4_open(struct nfs_be *nb, struct nfs_obj *o, int flags,
 	      struct nfs_open_by *by);
 void nfs4_close(struct nfs_be *nb, struct nfs_obj *o);
+int nfs4_lock(struct nfs_be *nb, struct nfs_obj *o, uint64_t owner, int cmd,
+	      struct flock *fl);
+/* 0 when the server answers NFSv4.0 COMPOUNDs and takes handle FH (an
+ * NFSv3 one) in them. */
+int nfs4_probe(struct nfs_be *nb, const struct nfs_fh *fh);
 int nfs4_create(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
 		mode_t mode, int flags, const struct podfs_cred *cred,
 		struct nfs_obj **obj, struct stat *st);

@@ -216,6 +216,7 @@ static void nfs_be_free(struct nfs_be *nb)
 	}
 	pthread_mutex_destroy(&nb->client.lock);
 	pthread_mutex_destroy(&nb->client.owners_lock);
+	pthread_mutex_destroy(&nb->v4_start);
 	pthread_mutex_destroy(&nb->names);
 	pthread_mutex_destroy(&nb->aio_lock);
 	pthread_cond_destroy(&nb->aio_cv);
@@ -254,6 +255,7 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 	pthread_cond_init(&nb->aio_cv, NULL);
 	pthread_mutex_init(&nb->client.lock, NULL);
 	pthread_mutex_init(&nb->client.owners_lock, NULL);
+	pthread_mutex_init(&nb->v4_start, NULL);
 	if (asprintf(&nb->prefix, "nfs://%s%s%s%s",
 		     strchr(cfg->server, ':') ? "[" : "", cfg->server,
 		     strchr(cfg->server, ':') ? "]" : "", cfg->path) < 0) {
@@ -314,6 +316,9 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 		if (ret)
 			goto fail;
 	}
+	/* NFSv3 locks go through NFSv4 (nfs_be_lock), where the server
+	 * has it and takes NFSv3's handles in it */
+	nb->be.locks = nb->vers == 4 || !nfs4_probe(nb, &nb->root->fh);
 	nfs_conns_attached(nb);
 	*out = &nb->be;
 	return 0;
@@ -1098,9 +1103,58 @@ static int nfs_be_close(struct podfs_backend *be, struct podfs_bfile *file)
 	/* close-to-open: what was written is stable before close returns */
 	ret = nfs_commit(nb, o);
 	VOPS(nb)->close(nb, o);
+	if (atomic_load(&f->v4_open))
+		nfs4_close(nb, o); /* NFSv3's, for locks */
 	file_closed(nb, o);
 	free(f);
 	nfs_obj_put(nb, o);
+	return ret;
+}
+
+/*
+ * NFSv3 has no locks of its own (NLM, beside it, needs the server's
+ * statd and a callback service of ours). podfs takes them through NFSv4
+ * on the same connections instead: a LOCK on an NFSv4 open of the file
+ * (by the name it was found under). ganesha and knfsd keep one lock
+ * table for NFSv4 and NLM clients, and their file handles are the same
+ * for both versions. The NFSv4 client is set up at the first lock; each
+ * file that locks holds an NFSv4 open of its object until it closes.
+ */
+static int v3_lock_open(struct nfs_be *nb, struct nfs_file *f)
+{
+	struct nfs_obj *o = OBJ(f->f.obj);
+	int ret = 0;
+
+	if (atomic_load(&f->v4_open))
+		return 0;
+	pthread_mutex_lock(&nb->v4_start);
+	if (!nb->v4_started) {
+		ret = nfs4_client_start(nb);
+		nb->v4_started = !ret;
+	}
+	pthread_mutex_unlock(&nb->v4_start);
+	if (!ret)
+		ret = nfs4_open(nb, o, f->flags, NULL);
+	/* two first locks at once: one open is enough */
+	if (!ret && atomic_exchange(&f->v4_open, true))
+		nfs4_close(nb, o);
+	return ret;
+}
+
+/* Locks: on the NFSv4 open state (state4.c). */
+static int nfs_be_lock(struct podfs_backend *be, struct podfs_bfile *file,
+		       uint64_t owner, int cmd, struct flock *lk)
+{
+	struct nfs_be *nb = NB(be);
+	int ret = 0;
+
+	if (!nb->be.locks)
+		return nfs_fail(nb, ENOLCK, "the server has no NFSv4 to hold "
+				"locks");
+	if (nb->vers == 3)
+		ret = v3_lock_open(nb, NFILE(file));
+	if (!ret)
+		ret = nfs4_lock(nb, OBJ(file->obj), owner, cmd, lk);
 	return ret;
 }
 
@@ -1283,6 +1337,7 @@ const struct podfs_backend_ops podfs_nfs_backend = {
 	.write_async = nfs_be_write_async,
 	.fsync = nfs_be_fsync,
 	.close = nfs_be_close,
+	.lock = nfs_be_lock,
 	.stats = nfs_be_stats,
 	/* xattrs: NFSv3 has none; NFSv4.0 none either (RFC 8276 is 4.2). */
 };

@@ -200,6 +200,10 @@ void nfs4_owner_stamp(struct nfs_be *nb, struct nfs4_owner *ow, nfs_argop4 *op)
 	case OP_CLOSE:
 		op->nfs_argop4_u.opclose.seqid = ow->seqid;
 		break;
+	case OP_LOCK: /* a lock owner's first, from this open */
+		op->nfs_argop4_u.oplock.locker.locker4_u.open_owner.open_seqid =
+			ow->seqid;
+		break;
 	default:
 		break;
 	}
@@ -245,6 +249,8 @@ static void owner_closed(struct nfs_be *nb, struct nfs4_owner *ow,
 }
 
 /* ---- opens ------------------------------------------------------------------ */
+
+static void locks_free(struct nfs_be *nb, struct nfs4_open *st);
 
 stateid4 nfs4_stateid(struct nfs_obj *o)
 {
@@ -309,6 +315,22 @@ static void close_other(struct nfs_be *nb, struct nfs4_open *st,
 	nfs4_close_call(nb, ow, &op->fh, &op->stateid, owner_closed);
 }
 
+/* Whether NFSv4 handle V4 names the object of handle FH: the same bytes,
+ * or (an NFSv3 mount's handle) those bytes padded with zeros to a
+ * multiple of four, as ganesha pads its NFSv3 handles. */
+static bool same_handle(const struct nfs_fh *v4, const struct nfs_fh *fh)
+{
+	if (v4->len == fh->len)
+		return !memcmp(v4->data, fh->data, fh->len);
+	if (v4->len > fh->len || (fh->len & 3) || fh->len - v4->len > 3 ||
+	    memcmp(v4->data, fh->data, v4->len))
+		return false;
+	for (uint32_t i = v4->len; i < fh->len; i++)
+		if (fh->data[i])
+			return false;
+	return true;
+}
+
 static int open_locked(struct nfs_be *nb, struct nfs_obj *o, uint32_t access,
 		       struct nfs_open_by *by)
 {
@@ -343,8 +365,7 @@ static int open_locked(struct nfs_be *nb, struct nfs_obj *o, uint32_t access,
 					    -1, 0, NULL, &op, NULL) :
 			     -ENOENT;
 		free(name);
-		if (!ret && (op.fh.len != o->fh.len ||
-			     memcmp(op.fh.data, o->fh.data, op.fh.len))) {
+		if (!ret && !same_handle(&op.fh, &o->fh)) {
 			/* the name is another file's now */
 			if (!confirm(nb, st->owner, &op))
 				close_other(nb, st, &op);
@@ -425,11 +446,249 @@ void nfs4_close(struct nfs_be *nb, struct nfs_obj *o)
 					owner_closed);
 		else if (st->owner)
 			owner_put(nb, st->owner);
+		locks_free(nb, st);
 		set_sid(o, NULL);
 		o->open = NULL;
 		free(st);
 	}
 	pthread_mutex_unlock(&o->lock);
+}
+
+/* ---- locks ------------------------------------------------------------------ */
+
+/* L under a lock_owner4 name the server never saw, from seqid 0. */
+static void lock_fresh(struct nfs_be *nb, struct nfs4_lock *l)
+{
+	snprintf(l->name, sizeof(l->name), "podfs-lock-%u",
+		 atomic_fetch_add(&nb->client.next_owner, 1));
+	l->seqid = 0;
+	l->has_sid = false;
+	l->client_gen = atomic_load(&nb->client.gen);
+}
+
+void nfs4_lock_stamp(struct nfs_be *nb, struct nfs4_lock *l, nfs_argop4 *op)
+{
+	if (op->argop == OP_LOCKU) {
+		op->nfs_argop4_u.oplocku.seqid = l->seqid;
+		return;
+	}
+	if (op->argop != OP_LOCK)
+		return;
+	if (op->nfs_argop4_u.oplock.locker.new_lock_owner) {
+		open_to_lock_owner4 *o =
+			&op->nfs_argop4_u.oplock.locker.locker4_u.open_owner;
+
+		o->lock_seqid = l->seqid;
+		o->lock_owner.clientid = nfs4_clientid(nb);
+		o->lock_owner.owner.owner_len = (u_int)strlen(l->name);
+		o->lock_owner.owner.owner_val = l->name;
+	} else {
+		op->nfs_argop4_u.oplock.locker.locker4_u.lock_owner.lock_seqid =
+			l->seqid;
+	}
+}
+
+void nfs4_lock_answered(struct nfs4_lock *l, uint32_t status)
+{
+	if (seqid_moves(status))
+		l->seqid++;
+}
+
+/* The lock state of OWNER on ST (O's lock held); MAKE: a new one if it
+ * has none. One the server forgot (a new client) starts over. */
+static struct nfs4_lock *lock_state(struct nfs_be *nb, struct nfs4_open *st,
+				    uint64_t owner, bool make)
+{
+	struct nfs4_lock *l;
+
+	for (l = st->locks; l; l = l->next)
+		if (l->owner == owner)
+			break;
+	if (l && l->client_gen != atomic_load(&nb->client.gen))
+		lock_fresh(nb, l);
+	if (!l && make) {
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return NULL;
+		l->owner = owner;
+		lock_fresh(nb, l);
+		l->next = st->locks;
+		st->locks = l;
+	}
+	return l;
+}
+
+/* ST's lock states go with it (its files are closed: the core unlocked
+ * what they held); the server may forget their owners. */
+static void locks_free(struct nfs_be *nb, struct nfs4_open *st)
+{
+	struct nfs4_lock *l, *next;
+
+	for (l = st->locks; l; l = next) {
+		next = l->next;
+		if (l->has_sid &&
+		    l->client_gen == atomic_load(&nb->client.gen))
+			nfs4_release_lockowner(nb, l->name);
+		free(l);
+	}
+	st->locks = NULL;
+}
+
+/* FL's range as NFSv4 has it: length all ones is "to the end". */
+static uint64_t lock_length(const struct flock *fl)
+{
+	return fl->l_len ? (uint64_t)fl->l_len : UINT64_MAX;
+}
+
+/* A conflicting lock, told as F_GETLK tells it. */
+static void denied_flock(const struct nfs4_denied *d, struct flock *fl)
+{
+	fl->l_type = d->write ? F_WRLCK : F_RDLCK;
+	fl->l_whence = SEEK_SET;
+	fl->l_start = (off_t)d->offset;
+	fl->l_len = d->length == UINT64_MAX || d->length > (uint64_t)INT64_MAX
+			    ? 0
+			    : (off_t)d->length;
+	fl->l_pid = 0; /* on another client, or another owner here */
+}
+
+/* The server forgot the open's state (it restarted, or the lease ran
+ * out): the client is set up again and the file opened again (a reclaim
+ * in the grace period), O's lock held. Locks held before are lost. */
+static int lock_reopen(struct nfs_be *nb, struct nfs_obj *o)
+{
+	struct nfs4_open *st = o->open;
+	int ret = nfs4_client_recover(nb, st->client_gen);
+
+	if (!ret)
+		ret = open_locked(nb, o, st->access, NULL);
+	return ret;
+}
+
+static bool state_lost(uint32_t status)
+{
+	switch (status) {
+	case NFS4ERR_STALE_CLIENTID:
+	case NFS4ERR_STALE_STATEID:
+	case NFS4ERR_EXPIRED:
+	case NFS4ERR_ADMIN_REVOKED:
+	case NFS4ERR_BAD_STATEID:
+	case NFS4ERR_OLD_STATEID:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Takes FL for OWNER (O's lock held). */
+static int lock_set(struct nfs_be *nb, struct nfs_obj *o, uint64_t owner,
+		    const struct flock *fl)
+{
+	struct nfs4_open *st = o->open;
+	struct nfs4_denied d;
+	struct nfs4_lock *l;
+	stateid4 open_sid;
+	uint32_t status;
+	int ret;
+
+	for (int tries = 0;; tries++) {
+		l = lock_state(nb, st, owner, true);
+		if (!l)
+			return nfs_fail(nb, ENOMEM, "out of memory");
+		open_sid = nfs4_stateid(o);
+		ret = nfs4_lock_call(nb, st->owner, l, &o->fh, &open_sid,
+				     fl->l_type == F_WRLCK,
+				     (uint64_t)fl->l_start, lock_length(fl), &d,
+				     &status);
+		if (!ret || tries == 2)
+			break;
+		switch (status) {
+		case NFS4ERR_DENIED:
+			return nfs_fail(nb, EAGAIN, "lock held by %s",
+					d.ours ? "another owner of this mount"
+					       : "another client");
+		case NFS4ERR_OPENMODE:
+			return nfs_fail(nb, EBADF, "a %s lock needs the file "
+					"open for %s (NFSv4)",
+					fl->l_type == F_WRLCK ? "write"
+							      : "read",
+					fl->l_type == F_WRLCK ? "writing"
+							      : "reading");
+		case NFS4ERR_BAD_SEQID:
+			/* out of step with the server: a new lock owner */
+			lock_fresh(nb, l);
+			continue;
+		}
+		if (!state_lost(status))
+			break;
+		/* the server forgot the open (or this lock state) */
+		lock_fresh(nb, l);
+		ret = lock_reopen(nb, o);
+		if (ret || st->anonymous)
+			return ret ? ret : nfs_fail(nb, ENOLCK, "lock: the file "
+						    "could not be opened again "
+						    "on the server");
+	}
+	return ret;
+}
+
+int nfs4_lock(struct nfs_be *nb, struct nfs_obj *o, uint64_t owner, int cmd,
+	      struct flock *fl)
+{
+	struct nfs4_denied d;
+	struct nfs4_open *st;
+	struct nfs4_lock *l;
+	uint32_t status;
+	int ret = 0;
+
+	pthread_mutex_lock(&o->lock);
+	st = o->open;
+	if (!st || !st->count || st->anonymous) {
+		pthread_mutex_unlock(&o->lock);
+		return nfs_fail(nb, ENOLCK, "lock: the file has no open state "
+				"on the server (renamed or removed by another "
+				"client while closed)");
+	}
+	/* an open from before the client was set up again: made again */
+	if (st->client_gen != atomic_load(&nb->client.gen))
+		ret = open_locked(nb, o, st->access, NULL);
+	if (ret) {
+		/* ret says why */
+	} else if (cmd == F_GETLK) {
+		char name[32];
+
+		/* an owner that holds nothing here tests under a name the
+		 * server never saw, so that only others' locks conflict */
+		l = lock_state(nb, st, owner, false);
+		snprintf(name, sizeof(name), "%s", l ? l->name : "podfs-lockt");
+		ret = nfs4_lockt_call(nb, &o->fh, name, fl->l_type == F_WRLCK,
+				      (uint64_t)fl->l_start, lock_length(fl),
+				      &d, &status);
+		if (!ret) {
+			fl->l_type = F_UNLCK;
+		} else if (status == NFS4ERR_DENIED) {
+			denied_flock(&d, fl);
+			ret = 0;
+		}
+	} else if (fl->l_type == F_UNLCK) {
+		l = lock_state(nb, st, owner, false);
+		if (l && l->has_sid) {
+			ret = nfs4_locku_call(nb, l, &o->fh,
+					      (uint64_t)fl->l_start,
+					      lock_length(fl), &status);
+			/* a lock the server forgot is not held either */
+			if (ret && state_lost(status)) {
+				lock_fresh(nb, l);
+				ret = 0;
+			} else if (ret && status == NFS4ERR_BAD_SEQID) {
+				lock_fresh(nb, l);
+			}
+		}
+	} else {
+		ret = lock_set(nb, o, owner, fl);
+	}
+	pthread_mutex_unlock(&o->lock);
+	return ret;
 }
 
 int nfs4_restate(struct nfs_be *nb, struct nfs_call *k, struct nfs_obj *o,

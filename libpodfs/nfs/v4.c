@@ -29,6 +29,8 @@ struct v4call {
 
 	/* the open owner whose seqid an op of this call carries */
 	struct nfs4_owner *owner;
+	/* the lock state whose seqid op SEQID_OP carries (LOCK, LOCKU) */
+	struct nfs4_lock *lock;
 	int seqid_op;	       /* its index, or -1 */
 	bool renew;	       /* RENEW: the current client id at send */
 	/* the object whose stateid op SID_OP carries, as it is sent */
@@ -50,6 +52,7 @@ struct v4call {
 	uint32_t lease, maxread, maxwrite, maxname;
 	uint64_t clientid;     /* SETCLIENTID */
 	verifier4 confirm;
+	struct nfs4_denied denied; /* LOCK, LOCKT: NFS4ERR_DENIED */
 	int failed;	       /* index of the op that failed, or -1 */
 	/* READDIR */
 	struct nfs_dirents ents;
@@ -467,6 +470,14 @@ static const char *op_name(nfs_opnum4 op)
 		return "SETCLIENTID";
 	case OP_SETCLIENTID_CONFIRM:
 		return "SETCLIENTID_CONFIRM";
+	case OP_LOCK:
+		return "LOCK";
+	case OP_LOCKT:
+		return "LOCKT";
+	case OP_LOCKU:
+		return "LOCKU";
+	case OP_RELEASE_LOCKOWNER:
+		return "RELEASE_LOCKOWNER";
 	default:
 		return "COMPOUND";
 	}
@@ -484,6 +495,8 @@ static int v4_send(struct nfs_call *k, struct rpc_context *rpc, rpc_cb cb)
 		c->ops[0].nfs_argop4_u.oprenew.clientid = nfs4_clientid(nb);
 	if (c->owner && c->seqid_op >= 0)
 		nfs4_owner_stamp(nb, c->owner, &c->ops[c->seqid_op]);
+	if (c->lock && c->seqid_op >= 0)
+		nfs4_lock_stamp(nb, c->lock, &c->ops[c->seqid_op]);
 	if (c->sobj) {
 		c->sent_sid = nfs4_stateid(c->sobj);
 		c->ops[c->sid_op].nfs_argop4_u.opsetattr.stateid = c->sent_sid;
@@ -521,6 +534,15 @@ static void readdir_reply(struct v4call *c, READDIR4resok *ok)
 	}
 }
 
+/* The lock a LOCK or LOCKT was denied by. */
+static void denied_reply(struct v4call *c, const LOCK4denied *d)
+{
+	c->denied.offset = d->offset;
+	c->denied.length = d->length;
+	c->denied.write = d->locktype == WRITE_LT || d->locktype == WRITEW_LT;
+	c->denied.ours = d->owner.clientid == nfs4_clientid(c->k.conn->nb);
+}
+
 static void v4_reply(struct nfs_call *k, void *data)
 {
 	struct v4call *c = container_of(k, struct v4call, k);
@@ -537,6 +559,13 @@ static void v4_reply(struct nfs_call *k, void *data)
 		memcpy(&status, &r.nfs_resop4_u, sizeof(status));
 		if (c->owner && (int)i == c->seqid_op)
 			nfs4_owner_answered(k->conn->nb, c->owner, status);
+		if (c->lock && (int)i == c->seqid_op)
+			nfs4_lock_answered(c->lock, status);
+		if (status == NFS4ERR_DENIED &&
+		    (r.resop == OP_LOCK || r.resop == OP_LOCKT))
+			denied_reply(c, r.resop == OP_LOCK ?
+				     &r.nfs_resop4_u.oplock.LOCK4res_u.denied :
+				     &r.nfs_resop4_u.oplockt.LOCKT4res_u.denied);
 		if (status) {
 			c->failed = (int)i;
 			nfs_call_status(k, 4, op_name(r.resop), status);
@@ -582,6 +611,14 @@ static void v4_reply(struct nfs_call *k, void *data)
 			c->stateid = r.nfs_resop4_u.opopen_confirm
 					     .OPEN_CONFIRM4res_u.resok4
 					     .open_stateid;
+			break;
+		case OP_LOCK:
+			c->stateid = r.nfs_resop4_u.oplock.LOCK4res_u.resok4
+					     .lock_stateid;
+			break;
+		case OP_LOCKU:
+			c->stateid =
+				r.nfs_resop4_u.oplocku.LOCKU4res_u.lock_stateid;
 			break;
 		case OP_READLINK: {
 			utf8string *l = &r.nfs_resop4_u.opreadlink
@@ -1108,6 +1145,16 @@ int nfs4_setclientid(struct nfs_be *nb, const char *name,
 	return v4_run(nb, &c, NULL);
 }
 
+int nfs4_probe(struct nfs_be *nb, const struct nfs_fh *fh)
+{
+	struct v4call c;
+
+	nfs4_call_init(&c, "NFSv4 check");
+	op_putfh(&c, fh);
+	c.k.no_state = true;
+	return v4_run(nb, &c, NULL);
+}
+
 int nfs4_renew(struct nfs_be *nb)
 {
 	struct v4call c;
@@ -1232,6 +1279,143 @@ void nfs4_close_call(struct nfs_be *nb, struct nfs4_owner *ow,
 		done(nb, ow, false);
 		free(cl);
 	}
+}
+
+/* ---- byte-range locks (state4.c keeps the lock states) -------------------------- */
+
+/* A state error is the caller's to handle (nfs4_lock): the lock states
+ * hang off the open, which the caller holds locked. *STATUS: the
+ * server's answer (0: none, or NFS4_OK). */
+static int lock_run(struct nfs_be *nb, struct v4call *c, uint32_t *status)
+{
+	int ret;
+
+	c->k.no_state = true;
+	ret = v4_run(nb, c, NULL);
+	*status = ret ? c->k.status : 0;
+	return ret;
+}
+
+int nfs4_lock_call(struct nfs_be *nb, struct nfs4_owner *ow,
+		   struct nfs4_lock *l, const struct nfs_fh *fh,
+		   const stateid4 *open_sid, bool write, uint64_t offset,
+		   uint64_t length, struct nfs4_denied *denied,
+		   uint32_t *status)
+{
+	struct v4call c;
+	LOCK4args *a;
+	int ret;
+
+	nfs4_call_init(&c, "lock");
+	op_putfh(&c, fh);
+	c.seqid_op = c.nops;
+	c.lock = l;
+	a = &op_add(&c, OP_LOCK)->nfs_argop4_u.oplock;
+	a->locktype = write ? WRITE_LT : READ_LT;
+	a->reclaim = false;
+	a->offset = offset;
+	a->length = length;
+	if (l->has_sid) {
+		a->locker.new_lock_owner = false;
+		a->locker.locker4_u.lock_owner.lock_stateid = l->sid;
+	} else {
+		/* the first LOCK of this owner on the file: from the open,
+		 * whose owner's seqid it carries too */
+		a->locker.new_lock_owner = true;
+		a->locker.locker4_u.open_owner.open_stateid = *open_sid;
+		c.owner = ow;
+		c.size += sizeof(l->name);
+	}
+	/* seqids, owner: nfs4_owner_stamp and nfs4_lock_stamp as it goes */
+	ret = lock_run(nb, &c, status);
+	if (!ret) {
+		l->sid = c.stateid;
+		l->has_sid = true;
+	} else if (c.k.status == NFS4ERR_DENIED) {
+		*denied = c.denied;
+	}
+	return ret;
+}
+
+int nfs4_locku_call(struct nfs_be *nb, struct nfs4_lock *l,
+		    const struct nfs_fh *fh, uint64_t offset, uint64_t length,
+		    uint32_t *status)
+{
+	struct v4call c;
+	LOCKU4args *a;
+	int ret;
+
+	nfs4_call_init(&c, "unlock");
+	op_putfh(&c, fh);
+	c.seqid_op = c.nops;
+	c.lock = l;
+	a = &op_add(&c, OP_LOCKU)->nfs_argop4_u.oplocku;
+	a->locktype = WRITE_LT;
+	a->lock_stateid = l->sid;
+	a->offset = offset;
+	a->length = length;
+	ret = lock_run(nb, &c, status);
+	if (!ret)
+		l->sid = c.stateid;
+	return ret;
+}
+
+int nfs4_lockt_call(struct nfs_be *nb, const struct nfs_fh *fh,
+		    const char *name, bool write, uint64_t offset,
+		    uint64_t length, struct nfs4_denied *denied,
+		    uint32_t *status)
+{
+	struct v4call c;
+	LOCKT4args *a;
+	int ret;
+
+	nfs4_call_init(&c, "lock test");
+	op_putfh(&c, fh);
+	a = &op_add(&c, OP_LOCKT)->nfs_argop4_u.oplockt;
+	a->locktype = write ? WRITE_LT : READ_LT;
+	a->offset = offset;
+	a->length = length;
+	a->owner.clientid = nfs4_clientid(nb);
+	a->owner.owner.owner_len = (u_int)strlen(name);
+	a->owner.owner.owner_val = (char *)name;
+	c.size += strlen(name);
+	ret = lock_run(nb, &c, status);
+	if (ret && c.k.status == NFS4ERR_DENIED)
+		*denied = c.denied;
+	return ret;
+}
+
+/* A RELEASE_LOCKOWNER sent and not waited for (as a CLOSE). */
+struct v4release {
+	struct v4call c;
+	char name[32];
+};
+
+static void release_done(struct nfs_call *k)
+{
+	free(container_of(k, struct v4release, c.k));
+}
+
+void nfs4_release_lockowner(struct nfs_be *nb, const char *name)
+{
+	struct v4release *rl = malloc(sizeof(*rl));
+	RELEASE_LOCKOWNER4args *a;
+
+	if (!rl)
+		return; /* the server forgets it with the client */
+	snprintf(rl->name, sizeof(rl->name), "%s", name);
+	nfs4_call_init(&rl->c, "release lock owner");
+	a = &op_add(&rl->c, OP_RELEASE_LOCKOWNER)->nfs_argop4_u
+		     .oprelease_lockowner;
+	a->lock_owner.clientid = nfs4_clientid(nb);
+	a->lock_owner.owner.owner_len = (u_int)strlen(rl->name);
+	a->lock_owner.owner.owner_val = rl->name;
+	rl->c.size += sizeof(rl->name);
+	rl->c.k.no_state = true;
+	rl->c.k.nowait = true;
+	rl->c.k.complete = release_done;
+	if (nfs_submit(nb, &rl->c.k))
+		free(rl);
 }
 
 static int v4_create(struct nfs_be *nb, struct nfs_obj *dir, const char *name,

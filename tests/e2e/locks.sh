@@ -4,11 +4,13 @@
 # exclude the other mount's; a blocked lock is granted soon after the
 # holder lets go; a signal ends the wait; a killed holder's lock goes;
 # and four writers on two mounts append to one log under a lock with no
-# record torn, lost or repeated. CephFS (its MDS holds the locks).
+# record torn, lost or repeated. NFSv4 (LOCK, LOCKT, LOCKU on podfs's
+# own open state), NFSv3 (the same, through NFSv4 on its connections) and
+# CephFS (its MDS holds the locks).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-need_env PODFS_TEST_CEPH PODFS_TEST_CEPH_SECRETFILE
+need_env PODFS_TEST_NFS3 PODFS_TEST_NFS4 PODFS_TEST_CEPH PODFS_TEST_CEPH_SECRETFILE
 
 # Records per writer in the shared log (the issue's figure is 2,000;
 # PODFS_LOCK_RECORDS for a longer run).
@@ -179,20 +181,26 @@ print("shared log: %d whole records, none lost or repeated" % len(lines))
 PYEOF
 }
 
-locks_ceph() {
-	local a=$T/ceph/a b=$T/ceph/b da db t0
-	podfs_mount "$PODFS_TEST_CEPH" "$a" -o "$(ceph_opts)"
+# locks_across LABEL SOURCE [ARG...]: the cases above on two mounts
+locks_across() {
+	local label=$1 src=$2 a b da db t0
+	shift 2
+	a=$T/$label/a
+	b=$T/$label/b
+	podfs_mount "$src" "$a" "$@"
 	da=$DAEMON
-	podfs_mount "$PODFS_TEST_CEPH" "$b" -o "$(ceph_opts)"
+	podfs_mount "$src" "$b" "$@"
 	db=$DAEMON
 	flock_across "$a" "$b"
 	posix_across "$a" "$b"
 	t0=$(date +%s.%N)
 	shared_log "$a" "$b"
-	note "ceph: shared log of $((4 * RECORDS)) records in $(since "$t0") s"
+	note "$label: shared log of $((4 * RECORDS)) records in $(since "$t0") s"
 	podfs_umount "$b" "$db"
 	podfs_umount "$a" "$da"
 }
 
-run_case ceph locks_ceph
+run_case nfs3 locks_across nfs3 "$PODFS_TEST_NFS3"
+run_case nfs4 locks_across nfs4 "$PODFS_TEST_NFS4"
+run_case ceph locks_across ceph "$PODFS_TEST_CEPH" -o "$(ceph_opts)"
 e2e_done

@@ -2808,8 +2808,8 @@ static void *waiter_main(void *arg)
 
 /* Locks held on the server: a second volume (another client) is
  * excluded by the first's, and owners of one volume by each other;
- * ranges, waiting, cancelling, a close's unlock and flock. NFS holds no
- * locks on the server yet: the calls say so. */
+ * ranges, waiting, cancelling, a close's unlock and flock; local_lock=
+ * and nolock keep them off the server. NFSv3 locks go through NFSv4. */
 START_TEST(test_locks)
 {
 	struct flock wr = range_lock(F_WRLCK, 0, 0), g;
@@ -2820,15 +2820,6 @@ START_TEST(test_locks)
 
 	put_str(tp("lk"), "guarded");
 	OK(podfs_open(vol, tp("lk"), O_RDWR, 0, &fa));
-	if (is_nfs()) {
-		ck_assert_int_eq(podfs_locks(vol), 0);
-		ERR(podfs_setlk(vol, fa, 1, &wr, NULL), ENOLCK);
-		ERR(podfs_getlk(vol, fa, 1, &wr), ENOLCK);
-		ERR(podfs_flock(vol, fa, LOCK_EX, NULL), ENOLCK);
-		OK(podfs_unlock_owner(vol, fa, 1));
-		OK(podfs_close(vol, fa));
-		return;
-	}
 	ck_assert_int_eq(podfs_locks(vol),
 			 PODFS_LOCKS_POSIX | PODFS_LOCKS_FLOCK);
 	b = attach_extra(NULL);
@@ -2913,6 +2904,27 @@ START_TEST(test_locks)
 	OK(podfs_close(vol, fr));
 	OKV(b, podfs_close(b, fb));
 	podfs_free(b);
+
+	/* local_lock= keeps a kind on the client: the calls refuse it */
+	b = attach_extra("local_lock=flock");
+	ck_assert_int_eq(podfs_locks(b), PODFS_LOCKS_POSIX);
+	OKV(b, podfs_open(b, tp("lk"), O_RDWR, 0, &fb));
+	ERRV(b, podfs_flock(b, fb, LOCK_EX, NULL), ENOLCK);
+	OKV(b, podfs_setlk(b, fb, 2, &wr, NULL));
+	OKV(b, podfs_close(b, fb)); /* and its lock goes with it */
+	podfs_free(b);
+	b = attach_extra("nolock");
+	ck_assert_int_eq(podfs_locks(b), 0);
+	OKV(b, podfs_open(b, tp("lk"), O_RDWR, 0, &fb));
+	ERRV(b, podfs_setlk(b, fb, 2, &wr, NULL), ENOLCK);
+	ERRV(b, podfs_getlk(b, fb, 2, &wr), ENOLCK);
+	OKV(b, podfs_unlock_owner(b, fb, 2));
+	OKV(b, podfs_close(b, fb));
+	podfs_free(b);
+	/* the lock taken through the closed file is gone */
+	OK(podfs_open(vol, tp("lk"), O_RDWR, 0, &fa));
+	OK(podfs_setlk(vol, fa, 1, &wr, NULL));
+	OK(podfs_close(vol, fa));
 }
 END_TEST
 

@@ -108,6 +108,9 @@ NFS_CORE_PARAM {
     # NFSv3 clients mount the pseudo path (/export) like NFSv4 ones.
     mount_path_pseudo = true;
     Protocols = 3, 4;
+    # An NFSv3 mount's locks go through NFSv4 with the NFSv3 file handles
+    # (ganesha pads those; knfsd's are the same for both versions).
+    Enable_V3fh_Validation_For_V4 = true;
     NFS_Port = $nfs_port;
     MNT_Port = $mnt_port;
     $bind_line
