@@ -133,7 +133,9 @@ static int aio_begin(struct podfs_backend *be, struct podfs_bfile *file,
 		return nfs_fail(nb, EINVAL,
 				"an asynchronous %s of 0 bytes",
 				write ? "write" : "read");
-	ret = aio_start(nb);
+	ret = nfs_locks_lost(nb, OBJ(file->obj));
+	if (!ret)
+		ret = aio_start(nb);
 	if (ret)
 		return ret;
 	n = nfs_io_pieces(nb, count, write, &piece);

@@ -91,6 +91,10 @@ struct nfs_obj {
 
 	pthread_mutex_t alock; /* O_APPEND writes of this mount, one by one */
 
+	/* lock states of its open that a server restart lost: its I/O
+	 * fails (EIO) until their owners unlock or the file closes */
+	atomic_int locks_lost;
+
 	/* Data written UNSTABLE, not yet committed (commit.c): sent again
 	 * if the server answers COMMIT with another verifier (it
 	 * restarted). Protected by wlock. */
@@ -203,7 +207,8 @@ struct nfs4_client {
 	uint32_t lease_s;
 	pthread_t renewer;
 	bool renewer_started;
-	pthread_cond_t stop;
+	pthread_cond_t stop;	  /* and wakes the renewer to reclaim */
+	bool reclaim;		  /* set up again: locks to reclaim */
 
 	pthread_mutex_t owners_lock; /* the free list */
 	struct nfs4_owner *free_owners;
@@ -235,6 +240,17 @@ struct nfs4_lock {
 	bool has_sid;		 /* a LOCK was granted: sid is its stateid */
 	stateid4 sid;
 	unsigned int client_gen; /* of the client it is known to */
+	/* what it holds, POSIX-merged, to reclaim after a server restart */
+	struct nfs4_range *ranges;
+	uint32_t nranges;
+	bool lost;		 /* held before a restart, not reclaimed */
+};
+
+/* A byte range a lock owner holds: [start, end), end UINT64_MAX for "to
+ * the end of the file". */
+struct nfs4_range {
+	uint64_t start, end;
+	bool write;
 };
 
 struct nfs4_open {
@@ -548,6 +564,8 @@ int nfs4_open(struct nfs_be *nb, struct nfs_obj *o, int flags,
 void nfs4_close(struct nfs_be *nb, struct nfs_obj *o);
 int nfs4_lock(struct nfs_be *nb, struct nfs_obj *o, uint64_t owner, int cmd,
 	      struct flock *fl);
+/* -EIO (with a message) while a lock on O is lost (state4.c), else 0. */
+int nfs_locks_lost(struct nfs_be *nb, struct nfs_obj *o);
 /* 0 when the server answers NFSv4.0 COMPOUNDs and takes handle FH (an
  * NFSv3 one) in them. */
 int nfs4_probe(struct nfs_be *nb, const struct nfs_fh *fh);

@@ -919,6 +919,14 @@ ssize_t nfs_write_finish(struct nfs_be *nb, struct nfs_obj *o,
 	return ret ? ret : (ssize_t)done;
 }
 
+int nfs_locks_lost(struct nfs_be *nb, struct nfs_obj *o)
+{
+	if (!atomic_load(&o->locks_lost))
+		return 0;
+	return nfs_fail(nb, EIO, "a lock on this file was lost in a server "
+			"restart: no I/O until its owner unlocks or closes");
+}
+
 static ssize_t nfs_be_read(struct podfs_backend *be, struct podfs_bfile *file,
 			   void *buf, size_t count, off_t off)
 {
@@ -930,6 +938,9 @@ static ssize_t nfs_be_read(struct podfs_backend *be, struct podfs_bfile *file,
 
 	if (!count)
 		return 0;
+	ret = nfs_locks_lost(nb, OBJ(file->obj));
+	if (ret)
+		return ret;
 	io = n <= 4 ? stack : calloc(n, sizeof(*io));
 	if (!io)
 		return nfs_fail(nb, ENOMEM, "out of memory");
@@ -957,6 +968,9 @@ static ssize_t nfs_be_write(struct podfs_backend *be, struct podfs_bfile *file,
 
 	if (!count)
 		return 0;
+	ret = nfs_locks_lost(nb, o);
+	if (ret)
+		return ret;
 	io = n <= 4 ? stack : calloc(n, sizeof(*io));
 	if (!io)
 		return nfs_fail(nb, ENOMEM, "out of memory");

@@ -55,9 +55,9 @@ struct nfs4_denied {
  * it is sent and moved on as it is answered. */
 int nfs4_lock_call(struct nfs_be *nb, struct nfs4_owner *ow,
 		   struct nfs4_lock *l, const struct nfs_fh *fh,
-		   const stateid4 *open_sid, bool write, uint64_t offset,
-		   uint64_t length, struct nfs4_denied *denied,
-		   uint32_t *status);
+		   const stateid4 *open_sid, bool write, bool reclaim,
+		   uint64_t offset, uint64_t length,
+		   struct nfs4_denied *denied, uint32_t *status);
 int nfs4_locku_call(struct nfs_be *nb, struct nfs4_lock *l,
 		    const struct nfs_fh *fh, uint64_t offset, uint64_t length,
 		    uint32_t *status);

@@ -38,7 +38,12 @@ static int client_setup(struct nfs_be *nb)
 	if (ret)
 		return ret;
 	atomic_store(&cl->clientid, id);
-	atomic_fetch_add(&cl->gen, 1);
+	/* set up again (a server restart, a lease lost): the renewer
+	 * reclaims the locks held, while the server's grace period lasts */
+	if (atomic_fetch_add(&cl->gen, 1) > 0 && cl->renewer_started) {
+		cl->reclaim = true;
+		pthread_cond_signal(&cl->stop);
+	}
 	return 0;
 }
 
@@ -54,8 +59,12 @@ int nfs4_client_recover(struct nfs_be *nb, unsigned int seen_gen)
 	return ret;
 }
 
+static void nfs4_reclaim_locks(struct nfs_be *nb);
+
 /* Keeps the lease: a RENEW every third of it (the server's other traffic
- * would do too, but an idle mount has none). */
+ * would do too, but an idle mount has none); and, when the client was set
+ * up again, reclaims the locks held (the role of the Linux client's state
+ * manager thread). */
 static void *renewer(void *arg)
 {
 	struct nfs_be *nb = arg;
@@ -67,6 +76,13 @@ static void *renewer(void *arg)
 		ms = 1000;
 	pthread_mutex_lock(&cl->lock);
 	while (!atomic_load(&nb->closing)) {
+		if (cl->reclaim) {
+			cl->reclaim = false;
+			pthread_mutex_unlock(&cl->lock);
+			nfs4_reclaim_locks(nb);
+			pthread_mutex_lock(&cl->lock);
+			continue;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &at);
 		at.tv_sec += ms / 1000;
 		at.tv_nsec += (ms % 1000) * 1000000;
@@ -250,7 +266,8 @@ static void owner_closed(struct nfs_be *nb, struct nfs4_owner *ow,
 
 /* ---- opens ------------------------------------------------------------------ */
 
-static void locks_free(struct nfs_be *nb, struct nfs4_open *st);
+static void locks_free(struct nfs_be *nb, struct nfs_obj *o,
+		       struct nfs4_open *st);
 
 stateid4 nfs4_stateid(struct nfs_obj *o)
 {
@@ -446,7 +463,7 @@ void nfs4_close(struct nfs_be *nb, struct nfs_obj *o)
 					owner_closed);
 		else if (st->owner)
 			owner_put(nb, st->owner);
-		locks_free(nb, st);
+		locks_free(nb, o, st);
 		set_sid(o, NULL);
 		o->open = NULL;
 		free(st);
@@ -520,7 +537,8 @@ static struct nfs4_lock *lock_state(struct nfs_be *nb, struct nfs4_open *st,
 
 /* ST's lock states go with it (its files are closed: the core unlocked
  * what they held); the server may forget their owners. */
-static void locks_free(struct nfs_be *nb, struct nfs4_open *st)
+static void locks_free(struct nfs_be *nb, struct nfs_obj *o,
+		       struct nfs4_open *st)
 {
 	struct nfs4_lock *l, *next;
 
@@ -529,6 +547,9 @@ static void locks_free(struct nfs_be *nb, struct nfs4_open *st)
 		if (l->has_sid &&
 		    l->client_gen == atomic_load(&nb->client.gen))
 			nfs4_release_lockowner(nb, l->name);
+		if (l->lost)
+			atomic_fetch_sub(&o->locks_lost, 1);
+		free(l->ranges);
 		free(l);
 	}
 	st->locks = NULL;
@@ -552,19 +573,6 @@ static void denied_flock(const struct nfs4_denied *d, struct flock *fl)
 	fl->l_pid = 0; /* on another client, or another owner here */
 }
 
-/* The server forgot the open's state (it restarted, or the lease ran
- * out): the client is set up again and the file opened again (a reclaim
- * in the grace period), O's lock held. Locks held before are lost. */
-static int lock_reopen(struct nfs_be *nb, struct nfs_obj *o)
-{
-	struct nfs4_open *st = o->open;
-	int ret = nfs4_client_recover(nb, st->client_gen);
-
-	if (!ret)
-		ret = open_locked(nb, o, st->access, NULL);
-	return ret;
-}
-
 static bool state_lost(uint32_t status)
 {
 	switch (status) {
@@ -578,6 +586,192 @@ static bool state_lost(uint32_t status)
 	default:
 		return false;
 	}
+}
+
+/* ---- what a lock owner holds: kept to reclaim it ---------------------------- */
+
+static uint64_t range_end(uint64_t offset, uint64_t length)
+{
+	return length == UINT64_MAX || offset + length < offset
+		       ? UINT64_MAX
+		       : offset + length;
+}
+
+/* L's ranges without [START, END) (a range cut in the middle is split);
+ * then, with ADD, [START, END) of type WRITE: POSIX's merge and split. */
+static int ranges_set(struct nfs4_lock *l, uint64_t start, uint64_t end,
+		      bool add, bool write)
+{
+	struct nfs4_range *v = malloc((l->nranges * 2 + 1) * sizeof(*v));
+	uint32_t n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < l->nranges; i++) {
+		struct nfs4_range r = l->ranges[i];
+
+		if (r.end <= start || r.start >= end) {
+			v[n++] = r;
+			continue;
+		}
+		if (r.start < start)
+			v[n++] = (struct nfs4_range){ r.start, start, r.write };
+		if (r.end > end)
+			v[n++] = (struct nfs4_range){ end, r.end, r.write };
+	}
+	if (add)
+		v[n++] = (struct nfs4_range){ start, end, write };
+	free(l->ranges);
+	l->ranges = v;
+	l->nranges = n;
+	return 0;
+}
+
+static void ranges_clear(struct nfs4_lock *l)
+{
+	free(l->ranges);
+	l->ranges = NULL;
+	l->nranges = 0;
+}
+
+/* L's locks are gone with a server restart: told to its owner (its next
+ * lock call) and to the file's I/O, until the owner lets go. */
+static void lock_lost(struct nfs_obj *o, struct nfs4_lock *l)
+{
+	ranges_clear(l);
+	if (!l->lost) {
+		l->lost = true;
+		atomic_fetch_add(&o->locks_lost, 1);
+	}
+}
+
+/* The owner was told: L starts over. */
+static void lost_told(struct nfs_be *nb, struct nfs_obj *o,
+		      struct nfs4_lock *l)
+{
+	if (l->lost) {
+		l->lost = false;
+		atomic_fetch_sub(&o->locks_lost, 1);
+	}
+	lock_fresh(nb, l);
+}
+
+/* Reclaims L's ranges on O (O's lock held), after the open was made
+ * again: LOCKs with reclaim set, which the server takes only in its grace
+ * period. What cannot be reclaimed is lost. */
+static void lock_reclaim(struct nfs_be *nb, struct nfs_obj *o,
+			 struct nfs4_lock *l)
+{
+	struct nfs4_open *st = o->open;
+	struct nfs4_denied d;
+	uint32_t status;
+	stateid4 open_sid;
+	int ret = 0;
+
+	lock_fresh(nb, l);
+	for (uint32_t i = 0; i < l->nranges && !ret; i++) {
+		struct nfs4_range *r = &l->ranges[i];
+
+		open_sid = nfs4_stateid(o);
+		ret = nfs4_lock_call(nb, st->owner, l, &o->fh, &open_sid,
+				     r->write, true, r->start,
+				     r->end == UINT64_MAX ? UINT64_MAX
+							  : r->end - r->start,
+				     &d, &status);
+	}
+	if (ret) {
+		/* what was reclaimed goes too: a lock is whole or lost */
+		if (l->has_sid)
+			nfs4_locku_call(nb, l, &o->fh, 0, UINT64_MAX, &status);
+		lock_lost(o, l);
+	}
+}
+
+/* Reclaims what O's open held before the client was set up again (O's
+ * lock held): the open, then each lock owner's ranges. */
+static void reclaim_open(struct nfs_be *nb, struct nfs_obj *o)
+{
+	unsigned int gen = atomic_load(&nb->client.gen);
+	struct nfs4_open *st = o->open;
+	struct nfs4_lock *l;
+	bool due = false;
+
+	if (!st || !st->count || atomic_load(&nb->closing))
+		return;
+	for (l = st->locks; l; l = l->next)
+		due |= l->nranges && l->client_gen != gen;
+	if (!due)
+		return;
+	/* the open first (itself a reclaim), unless I/O made it again */
+	if (st->client_gen != gen)
+		open_locked(nb, o, st->access, NULL);
+	for (l = st->locks; l; l = l->next) {
+		if (!l->nranges || l->client_gen == gen)
+			continue;
+		if (st->client_gen != gen || st->anonymous)
+			lock_lost(o, l);
+		else
+			lock_reclaim(nb, o, l);
+	}
+}
+
+/* Every object open with locks: its open and its locks reclaimed. */
+static void nfs4_reclaim_locks(struct nfs_be *nb)
+{
+	struct nfs_obj **objs = NULL, *o;
+	size_t n = 0, cap = 0;
+
+	pthread_mutex_lock(&nb->names);
+	for (o = nb->opened; o; o = o->open_next) {
+		if (n == cap) {
+			struct nfs_obj **v;
+
+			cap = cap ? cap * 2 : 16;
+			v = realloc(objs, cap * sizeof(*v));
+			if (!v)
+				break;
+			objs = v;
+		}
+		atomic_fetch_add(&o->refs, 1);
+		objs[n++] = o;
+	}
+	pthread_mutex_unlock(&nb->names);
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&objs[i]->lock);
+		reclaim_open(nb, objs[i]);
+		pthread_mutex_unlock(&objs[i]->lock);
+		nfs_obj_put(nb, objs[i]);
+	}
+	free(objs);
+}
+
+/* A lock call of L found that the server forgot O's state, a restart or
+ * a lost lease (O's lock held): the client and the open are made again,
+ * and what L held is reclaimed or reported lost (-EIO), never taken anew
+ * as if it had been held all along. */
+static int lock_recover(struct nfs_be *nb, struct nfs_obj *o,
+			struct nfs4_lock *l)
+{
+	struct nfs4_open *st = o->open;
+	int ret = nfs4_client_recover(nb, st->client_gen);
+
+	if (ret)
+		return ret;
+	if (!l->nranges)
+		lock_fresh(nb, l); /* nothing held: starts over */
+	reclaim_open(nb, o);
+	if (st->client_gen != atomic_load(&nb->client.gen)) {
+		ret = open_locked(nb, o, st->access, NULL);
+		if (ret)
+			return ret;
+	}
+	if (l->lost)
+		return nfs_fail(nb, EIO, "locks held on this file were lost "
+				"in a server restart (not reclaimed)");
+	if (st->anonymous)
+		return nfs_fail(nb, ENOLCK, "lock: the file could not be "
+				"opened again on the server");
+	return 0;
 }
 
 /* Takes FL for OWNER (O's lock held). */
@@ -595,12 +789,25 @@ static int lock_set(struct nfs_be *nb, struct nfs_obj *o, uint64_t owner,
 		l = lock_state(nb, st, owner, true);
 		if (!l)
 			return nfs_fail(nb, ENOMEM, "out of memory");
+		if (l->lost)
+			return nfs_fail(nb, EIO, "locks held on this file "
+					"were lost in a server restart (not "
+					"reclaimed): unlock or close first");
 		open_sid = nfs4_stateid(o);
 		ret = nfs4_lock_call(nb, st->owner, l, &o->fh, &open_sid,
-				     fl->l_type == F_WRLCK,
+				     fl->l_type == F_WRLCK, false,
 				     (uint64_t)fl->l_start, lock_length(fl), &d,
 				     &status);
-		if (!ret || tries == 2)
+		if (!ret) {
+			/* kept for a reclaim; without it, the lock is still
+			 * held, only not reclaimable */
+			ranges_set(l, (uint64_t)fl->l_start,
+				   range_end((uint64_t)fl->l_start,
+					     lock_length(fl)),
+				   true, fl->l_type == F_WRLCK);
+			break;
+		}
+		if (tries == 2)
 			break;
 		switch (status) {
 		case NFS4ERR_DENIED:
@@ -621,13 +828,9 @@ static int lock_set(struct nfs_be *nb, struct nfs_obj *o, uint64_t owner,
 		}
 		if (!state_lost(status))
 			break;
-		/* the server forgot the open (or this lock state) */
-		lock_fresh(nb, l);
-		ret = lock_reopen(nb, o);
-		if (ret || st->anonymous)
-			return ret ? ret : nfs_fail(nb, ENOLCK, "lock: the file "
-						    "could not be opened again "
-						    "on the server");
+		ret = lock_recover(nb, o, l);
+		if (ret)
+			return ret;
 	}
 	return ret;
 }
@@ -649,7 +852,9 @@ int nfs4_lock(struct nfs_be *nb, struct nfs_obj *o, uint64_t owner, int cmd,
 				"on the server (renamed or removed by another "
 				"client while closed)");
 	}
-	/* an open from before the client was set up again: made again */
+	/* what was held before the client was set up again: reclaimed
+	 * here if the renewer has not yet; an open from before, made again */
+	reclaim_open(nb, o);
 	if (st->client_gen != atomic_load(&nb->client.gen))
 		ret = open_locked(nb, o, st->access, NULL);
 	if (ret) {
@@ -672,15 +877,37 @@ int nfs4_lock(struct nfs_be *nb, struct nfs_obj *o, uint64_t owner, int cmd,
 		}
 	} else if (fl->l_type == F_UNLCK) {
 		l = lock_state(nb, st, owner, false);
-		if (l && l->has_sid) {
+		if (l && l->lost) {
+			/* told once, at its unlock (a close's too) */
+			lost_told(nb, o, l);
+			ret = nfs_fail(nb, EIO, "locks held on this file were "
+				       "lost in a server restart (not "
+				       "reclaimed)");
+		} else if (l && l->has_sid) {
 			ret = nfs4_locku_call(nb, l, &o->fh,
 					      (uint64_t)fl->l_start,
 					      lock_length(fl), &status);
-			/* a lock the server forgot is not held either */
-			if (ret && state_lost(status)) {
-				lock_fresh(nb, l);
-				ret = 0;
-			} else if (ret && status == NFS4ERR_BAD_SEQID) {
+			if (!ret) {
+				ranges_set(l, (uint64_t)fl->l_start,
+					   range_end((uint64_t)fl->l_start,
+						     lock_length(fl)),
+					   false, false);
+			} else if (state_lost(status)) {
+				/* reclaimed (then unlocked), or lost */
+				ret = lock_recover(nb, o, l);
+				if (!ret && l->has_sid)
+					ret = nfs4_locku_call(
+						nb, l, &o->fh,
+						(uint64_t)fl->l_start,
+						lock_length(fl), &status);
+				if (!ret)
+					ranges_set(l, (uint64_t)fl->l_start,
+						   range_end((uint64_t)fl->l_start,
+							     lock_length(fl)),
+						   false, false);
+				else if (l->lost)
+					lost_told(nb, o, l);
+			} else if (status == NFS4ERR_BAD_SEQID) {
 				lock_fresh(nb, l);
 			}
 		}

@@ -1298,9 +1298,9 @@ static int lock_run(struct nfs_be *nb, struct v4call *c, uint32_t *status)
 
 int nfs4_lock_call(struct nfs_be *nb, struct nfs4_owner *ow,
 		   struct nfs4_lock *l, const struct nfs_fh *fh,
-		   const stateid4 *open_sid, bool write, uint64_t offset,
-		   uint64_t length, struct nfs4_denied *denied,
-		   uint32_t *status)
+		   const stateid4 *open_sid, bool write, bool reclaim,
+		   uint64_t offset, uint64_t length,
+		   struct nfs4_denied *denied, uint32_t *status)
 {
 	struct v4call c;
 	LOCK4args *a;
@@ -1312,7 +1312,7 @@ int nfs4_lock_call(struct nfs_be *nb, struct nfs4_owner *ow,
 	c.lock = l;
 	a = &op_add(&c, OP_LOCK)->nfs_argop4_u.oplock;
 	a->locktype = write ? WRITE_LT : READ_LT;
-	a->reclaim = false;
+	a->reclaim = reclaim;
 	a->offset = offset;
 	a->length = length;
 	if (l->has_sid) {

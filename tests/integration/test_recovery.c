@@ -802,6 +802,109 @@ START_TEST(test_grace_reclaim_v4)
 }
 END_TEST
 
+/* ---- locks across a restart: reclaimed in the grace period, else lost ----- */
+
+/* Long enough for A's renewer (a third of the lease apart) to notice. */
+#define LOCK_GRACE_SECONDS "8"
+
+static struct flock lk(short type, off_t start, off_t len)
+{
+	struct flock l = { .l_type = type, .l_whence = SEEK_SET,
+			   .l_start = start, .l_len = len };
+
+	return l;
+}
+
+#define ERRV(v, expr, err)                                                     	do {                                                                   		int r_ = (expr);                                               		ck_assert_msg(r_ == -(err), "%s = %d, expected -%s: %s",      			      #expr, r_, #err, podfs_errmsg(v));              	} while (0)
+
+/*
+ * A holds a write lock on 0..99 and a read lock from 200 to the end when
+ * the server restarts. With a grace period A reclaims both (its renewer
+ * notices the restart within a lease): B, another client, is refused the
+ * ranges A held (after the grace period: a new lock waits for its end)
+ * and gets what A did not hold. Without one nothing can be reclaimed: the
+ * locks are lost, and A is told (-EIO at its next lock call and unlock,
+ * and on the file's I/O) instead of going on as if it held them.
+ */
+static void lock_restart(int vers)
+{
+	struct flock w = lk(F_WRLCK, 0, 100), r = lk(F_RDLCK, 200, 0);
+	struct flock all = lk(F_UNLCK, 0, 0);
+	podfs_volume *a = attach(vers, "cache=none"), *b = attach(vers, NULL);
+	unsigned char data[FILE_SIZE];
+	podfs_file *fa, *fb;
+	char name[128];
+	double t0, took;
+	ssize_t n;
+
+	snprintf(name, sizeof(name), "/locks-%d-v%d", (int)getpid(), vers);
+	fa = make_file(a, name, 31, data);
+	OK(b, podfs_open(b, name, O_RDWR, 0, &fb));
+	OK(a, podfs_setlk(a, fa, 1, &w, NULL));
+	OK(a, podfs_setlk(a, fa, 1, &r, NULL));
+
+	server_do("down", NULL);
+	server_do("up", "NFS_GRACE_PERIOD=" LOCK_GRACE_SECONDS);
+	/* A's renewer reclaims within a lease; B's new locks wait for the
+	 * grace period's end, then meet A's reclaimed ones */
+	sleep_s(LEASE_SECONDS);
+	t0 = now_mono();
+	ERRV(b, podfs_setlk(b, fb, 2, &(struct flock){ .l_type = F_WRLCK,
+			    .l_whence = SEEK_SET, .l_start = 50, .l_len = 10 },
+			    NULL), EAGAIN);
+	took = now_mono() - t0;
+	ERRV(b, podfs_setlk(b, fb, 2, &(struct flock){ .l_type = F_WRLCK,
+			    .l_whence = SEEK_SET, .l_start = 1 << 20,
+			    .l_len = 1 }, NULL), EAGAIN);
+	OK(b, podfs_setlk(b, fb, 2, &(struct flock){ .l_type = F_RDLCK,
+			   .l_whence = SEEK_SET, .l_start = 300, .l_len = 1 },
+			   NULL));
+	OK(b, podfs_setlk(b, fb, 2, &(struct flock){ .l_type = F_WRLCK,
+			   .l_whence = SEEK_SET, .l_start = 100, .l_len = 100 },
+			   NULL));
+	fprintf(stderr, "NFSv%d: locks reclaimed in the grace period; "
+		"another client's lock was refused after %.1f s (grace %s s)\n",
+		vers, took, LOCK_GRACE_SECONDS);
+	/* A's locks are A's: it unlocks, B gets them */
+	OK(a, podfs_setlk(a, fa, 1, &all, NULL));
+	OK(b, podfs_setlk(b, fb, 2, &w, NULL));
+	OK(b, podfs_setlk(b, fb, 2, &all, NULL));
+
+	/* no grace period: A's lock is lost, and A is told */
+	OK(a, podfs_setlk(a, fa, 1, &w, NULL));
+	server_do("down", NULL);
+	server_do("up", NULL);
+	OK(b, podfs_setlk(b, fb, 2, &w, NULL)); /* it is free: the server's */
+	ERRV(a, podfs_setlk(a, fa, 1, &r, NULL), EIO);
+	n = podfs_pread(a, fa, data, BLOCK, 0);
+	ck_assert_msg(n == -EIO, "a read with a lost lock: %zd (%s)", n,
+		      podfs_errmsg(a));
+	ERRV(a, podfs_setlk(a, fa, 1, &all, NULL), EIO); /* told at unlock */
+	/* told once: the owner starts over */
+	ERRV(a, podfs_setlk(a, fa, 1, &w, NULL), EAGAIN);
+	ck_assert_msg(podfs_pread(a, fa, data, BLOCK, 0) == BLOCK,
+		      "read after the lost lock was told: %s",
+		      podfs_errmsg(a));
+	OK(b, podfs_setlk(b, fb, 2, &all, NULL));
+	OK(a, podfs_close(a, fa));
+	OK(b, podfs_close(b, fb));
+	OK(a, podfs_unlink(a, name));
+	podfs_free(a);
+	podfs_free(b);
+}
+
+START_TEST(test_lock_restart_v3)
+{
+	lock_restart(3);
+}
+END_TEST
+
+START_TEST(test_lock_restart_v4)
+{
+	lock_restart(4);
+}
+END_TEST
+
 /* ---- stable writes: what a restart lost is sent again ---------------------- */
 
 /*
@@ -911,6 +1014,13 @@ static Suite *recovery_suite(void)
 	tcase_add_checked_fixture(tc, server_up, NULL);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_grace_reclaim_v4);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("locks");
+	tcase_add_checked_fixture(tc, server_up, NULL);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_lock_restart_v3);
+	tcase_add_test(tc, test_lock_restart_v4);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("commit");
