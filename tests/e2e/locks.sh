@@ -243,6 +243,28 @@ print("sqlite: %d rows from two mounts, integrity ok" % rows[0])
 PYEOF
 }
 
+# Two containers of one pod (one mount, each in its own mount namespace)
+# exclude each other with flock(1), and a waiting one gets the lock when
+# its neighbour lets go.
+pod_flock() {
+	local vol=$1 dir t0 took
+	dir=$(basename "$T")
+	start_container pod-holder "$vol" "$BASH" -c "
+		exec flock -x '$dir/pod' -c 'touch $dir/pod.held; sleep 1.5'"
+	for _ in $(seq 200); do [ -e "$vol/$dir/pod.held" ] && break; sleep 0.05; done
+	[ -e "$vol/$dir/pod.held" ] || { flunk "pod: the holder had no lock"; return; }
+	if in_container pod-other "$vol" flock -n -x "$dir/pod" -c true; then
+		flunk "pod: another container took the flock its neighbour held"
+	fi
+	t0=$(date +%s.%N)
+	in_container pod-other "$vol" flock -x "$dir/pod" -c true ||
+		flunk "pod: the waiting container got no lock"
+	took=$(since "$t0")
+	[ "$(echo "$took > 0.5" | bc)" = 1 ] ||
+		flunk "pod: the other container's lock came after $took s, the holder's 1.5 s not over"
+	wait "$CONTAINER" 2>/dev/null || true
+}
+
 # locks_across LABEL SOURCE [ARG...]: the cases above on two mounts
 locks_across() {
 	local label=$1 src=$2 a b da db t0
@@ -255,6 +277,7 @@ locks_across() {
 	db=$DAEMON
 	# a directory of this run's on the shared volume
 	mkdir "$a/$(basename "$T")"
+	pod_flock "$a"
 	flock_across "$a/$(basename "$T")" "$b/$(basename "$T")"
 	posix_across "$a/$(basename "$T")" "$b/$(basename "$T")"
 	t0=$(date +%s.%N)

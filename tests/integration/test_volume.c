@@ -2905,6 +2905,32 @@ START_TEST(test_locks)
 	OKV(b, podfs_close(b, fb));
 	podfs_free(b);
 
+	/* one owner, many files: each its own lock (libnfs' own locking
+	 * fails on a context's second file) */
+	{
+		enum { NLOCKED = 12 };
+		podfs_file *fs[NLOCKED], *gs[NLOCKED];
+		char name[32];
+
+		b = attach_extra(NULL);
+		for (int i = 0; i < NLOCKED; i++) {
+			snprintf(name, sizeof(name), "many-%d", i);
+			put_str(tp(name), "x");
+			OK(podfs_open(vol, tp(name), O_RDWR, 0, &fs[i]));
+			OKV(b, podfs_open(b, tp(name), O_RDWR, 0, &gs[i]));
+			OK(podfs_setlk(vol, fs[i], 1, &wr, NULL));
+		}
+		for (int i = 0; i < NLOCKED; i++)
+			ERRV(b, podfs_setlk(b, gs[i], 2, &wr, NULL), EAGAIN);
+		for (int i = 0; i < NLOCKED; i++)
+			OK(podfs_close(vol, fs[i])); /* unlocks */
+		for (int i = 0; i < NLOCKED; i++) {
+			OKV(b, podfs_setlk(b, gs[i], 2, &wr, NULL));
+			OKV(b, podfs_close(b, gs[i]));
+		}
+		podfs_free(b);
+	}
+
 	/* local_lock= keeps a kind on the client: the calls refuse it */
 	b = attach_extra("local_lock=flock");
 	ck_assert_int_eq(podfs_locks(b), PODFS_LOCKS_POSIX);
