@@ -29,7 +29,7 @@ struct lock_hold {
  * WAIT_MIN_MS, doubling, at most WAIT_MAX_MS (an unlock on this volume
  * wakes the waiters at once). */
 #define WAIT_MIN_MS 2
-#define WAIT_MAX_MS 500
+#define WAIT_MAX_MS 100
 
 /* POSIX owners and flock owners are separate spaces; the backend sees
  * one: the top bit tells them apart (FUSE's owners are hashes). */
