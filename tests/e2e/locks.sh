@@ -21,7 +21,12 @@ RECORDS=${PODFS_LOCK_RECORDS:-2000}
 
 # since T0: seconds since the date +%s.%N T0
 since() {
-	echo "$(date +%s.%N) - $1" | bc
+	awk -v t0="$1" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.3f", t1 - t0 }'
+}
+
+# is EXPR: the awk condition EXPR on numbers holds
+is() {
+	awk "BEGIN { exit !($1) }"
 }
 
 # flock(1): exclusive, non-blocking refused, blocking granted after the
@@ -54,7 +59,7 @@ flock_across() {
 	took=$(since "$t0")
 	wait
 	# held 1.5 s from about t0; granted within a second of its release
-	if [ "$(echo "$took < 1 || $took > 2.6" | bc)" = 1 ]; then
+	if is "$took < 1 || $took > 2.6"; then
 		flunk "flock: the blocked lock was granted after $took s (held 1.5 s)"
 	fi
 	note "flock: blocked lock granted after $took s (released after about 1.5 s)"
@@ -68,7 +73,7 @@ flock_across() {
 		flunk "flock: got the lock while it was held"
 	fi
 	took=$(since "$t0")
-	[ "$(echo "$took < 2" | bc)" = 1 ] ||
+	is "$took < 2" ||
 		flunk "flock: SIGINT ended the wait only after $took s"
 	wait
 }
@@ -260,7 +265,7 @@ pod_flock() {
 	in_container pod-other "$vol" flock -x "$dir/pod" -c true ||
 		flunk "pod: the waiting container got no lock"
 	took=$(since "$t0")
-	[ "$(echo "$took > 0.5" | bc)" = 1 ] ||
+	is "$took > 0.5" ||
 		flunk "pod: the other container's lock came after $took s, the holder's 1.5 s not over"
 	wait "$CONTAINER" 2>/dev/null || true
 }
@@ -328,7 +333,7 @@ fcntl.lockf(fd, fcntl.LOCK_EX)' "$b/held" || flunk "$label: no lock after the ho
 	took=$(since "$t0")
 	# the lease, and the server's reaper after it; an eviction at once
 	if [ "$label" = ceph ]; then bound=10; else bound=$((3 * LEASE)); fi
-	[ "$(echo "$took < $bound" | bc)" = 1 ] ||
+	is "$took < $bound" ||
 		flunk "$label: the dead mount's lock went after $took s (bound $bound s)"
 	note "$label: a dead mount's lock taken over after $took s (bound $bound s)"
 	kill -KILL "$holder" 2>/dev/null || true

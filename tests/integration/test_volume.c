@@ -2879,7 +2879,9 @@ START_TEST(test_locks)
 	OK(podfs_unlock_owner(vol, fa, 1)); /* as a close does */
 	pthread_join(t, NULL);
 	ck_assert_msg(w.ret == 0, "the waiting lock failed: %d", w.ret);
-	ck_assert_msg(w.took >= 0.25 && w.took < 1.3,
+	/* it waited for the holder, and did not wait much past it (the
+	 * bound is loose: valgrind runs this too) */
+	ck_assert_msg(w.took >= 0.25 && w.took < 5,
 		      "the waiting lock took %.2f s (released after 0.3 s)",
 		      w.took);
 	/* and a waiter told to stop stops */
@@ -2890,7 +2892,8 @@ START_TEST(test_locks)
 	podfs_lock_cancel(vol, fa);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(w.ret, -EINTR);
-	ck_assert_msg(w.took < 0.5, "the cancelled wait took %.2f s", w.took);
+	/* (never cancelled, it would wait for good: A keeps its lock) */
+	ck_assert_msg(w.took < 5, "the cancelled wait took %.2f s", w.took);
 	OKV(b, podfs_unlock_owner(b, fb, 7));
 
 	/* flock: the open file's; it goes when the file closes */
