@@ -144,8 +144,8 @@ static int take_option(struct mount_request *req, const char *key,
 	return ret;
 }
 
-static int parse_request(struct mount_request *req, const char *json,
-			 char *err, size_t errlen)
+int flexvolume_parse(struct mount_request *req, const char *json, char *err,
+		     size_t errlen)
 {
 	enum json_tokener_error jerr;
 	json_object *o = json_tokener_parse_verbose(json, &jerr);
@@ -256,7 +256,7 @@ static int flex_mount(const char *dir, char *json)
 		mount_request_free(&req);
 		return answer("Failure", strerror(errno), false);
 	}
-	ret = parse_request(&req, json, err, sizeof(err));
+	ret = flexvolume_parse(&req, json, err, sizeof(err));
 	explicit_bzero(json, strlen(json));
 	if (!ret)
 		ret = mount_volume(&req, err, sizeof(err));

@@ -31,23 +31,6 @@ static void usage(FILE *f)
 		"  -n          do not write /etc/mtab (accepted; podfs never does)\n");
 }
 
-char *absolute_path(const char *dir)
-{
-	char cwd[PATH_MAX], *s;
-	size_t n;
-
-	if (dir[0] == '/')
-		s = strdup(dir);
-	else if (!getcwd(cwd, sizeof(cwd)) || asprintf(&s, "%s/%s", cwd, dir) < 0)
-		return NULL;
-	if (!s)
-		return NULL;
-	n = strlen(s);
-	while (n > 1 && s[n - 1] == '/')
-		s[--n] = '\0';
-	return s;
-}
-
 int main(int argc, char **argv)
 {
 	struct mount_request req;

@@ -27,6 +27,23 @@
 
 #define FUSE_SUPER_MAGIC 0x65735546
 
+char *absolute_path(const char *dir)
+{
+	char cwd[PATH_MAX], *s;
+	size_t n;
+
+	if (dir[0] == '/')
+		s = strdup(dir);
+	else if (!getcwd(cwd, sizeof(cwd)) || asprintf(&s, "%s/%s", cwd, dir) < 0)
+		return NULL;
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	while (n > 1 && s[n - 1] == '/')
+		s[--n] = '\0';
+	return s;
+}
+
 void mount_request_init(struct mount_request *req)
 {
 	memset(req, 0, sizeof(*req));

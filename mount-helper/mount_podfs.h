@@ -55,6 +55,11 @@ int unmount_volume(const char *dir, char *err, size_t errlen);
  * NULL with errno set. */
 char *absolute_path(const char *dir);
 
+/* Sorts kubelet's JSON options of a FlexVolume mount into REQ (source,
+ * options, base64 secrets, fsGroup, the pod). 0, or -1 with ERR set. */
+int flexvolume_parse(struct mount_request *req, const char *json, char *err,
+		     size_t errlen);
+
 /* Runs a FlexVolume call (argv after the program name); prints kubelet's
  * JSON answer and returns the exit status. */
 int flexvolume_main(int argc, char **argv);

@@ -22,7 +22,7 @@ step "building"
 [ ! -f Makefile ] || make distclean >/dev/null
 autoreconf -fi
 # out of tree, so a second build with sanitizers can sit beside it
-rm -rf build build-san
+rm -rf build build-san build-fuzz
 mkdir build build-san
 (cd build && ../configure --enable-werror && make -j"$jobs")
 (cd build-san && ../configure --enable-werror --enable-sanitizers && make -j"$jobs")
@@ -101,6 +101,9 @@ echo "$out"
 
 step "bench/compare.sh --quick: the benchmark end to end, on its own servers"
 ./bench/compare.sh --quick -B build -o "$scratch/bench-results"
+
+step "fuzzing: every parser of outside input, a short run (long: tests/fuzz/run.sh 600)"
+FUZZ_BUILD="$top/build-fuzz" ./tests/fuzz/run.sh "${PODFS_FUZZ_SECONDS:-20}"
 
 step "make distcheck"
 make -C build -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
