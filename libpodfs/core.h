@@ -378,6 +378,9 @@ void data_patch_size(struct podfs_inode *in, struct stat *st);
 void data_forget_size(struct podfs_inode *in);
 /* Is anything written to IN not yet sent? */
 bool data_dirty(struct podfs_inode *in);
+/* TS := NS nanoseconds from now, on CLOCK_REALTIME (the inodes'
+ * condition variables' clock). */
+void deadline_in(struct timespec *ts, uint64_t ns);
 
 /* ---- locks (lock.c) ------------------------------------------------------------- */
 void lock_inode_init(struct podfs_inode *in);

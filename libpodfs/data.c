@@ -51,7 +51,7 @@ static void add(uint64_t *counter, uint64_t v)
 	__atomic_add_fetch(counter, v, __ATOMIC_RELAXED);
 }
 
-static void deadline_in(struct timespec *ts, uint64_t ns)
+void deadline_in(struct timespec *ts, uint64_t ns)
 {
 	clock_gettime(CLOCK_REALTIME, ts);
 	ts->tv_sec += (time_t)(ns / NSEC);

@@ -141,17 +141,6 @@ static int lock_flush(struct podfs_volume *vol, struct podfs_file *f)
 
 /* ---- taking, waiting, giving back ------------------------------------------- */
 
-static void deadline_ms(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* Unlocks LK's range for backend owner OWNER and wakes the waiters. */
 static int unlock_range(struct podfs_volume *vol, struct podfs_file *f,
 			uint64_t owner, const struct flock *lk)
@@ -198,7 +187,7 @@ static int lock_take(struct podfs_volume *vol, struct podfs_file *f,
 		if (!stop && in->unlocks == seen) {
 			struct timespec ts;
 
-			deadline_ms(&ts, pause);
+			deadline_in(&ts, (uint64_t)pause * 1000000);
 			pthread_cond_timedwait(&in->lkcond, &in->lock, &ts);
 			stop = wait->interrupted &&
 			       wait->interrupted(wait->arg);
