@@ -205,6 +205,13 @@ struct podfs_backend_ops {
 
 	/* What was sent so far (podfs_stats); ST is zeroed. */
 	void (*stats)(struct podfs_backend *be, struct podfs_stats *st);
+
+	/* podfs_shutdown: calls, those already waiting too, end within the
+	 * volume's timeout even where they would wait for ever (hard).
+	 * From any thread, while other calls run; a second call changes
+	 * nothing. NULL: the
+	 * backend's calls are bounded anyway. */
+	void (*shutdown)(struct podfs_backend *be);
 };
 
 #define PODFS_BACKEND_OPS_VERSION 2

@@ -8,6 +8,7 @@
 #define PODFS_CORE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -229,6 +230,8 @@ struct podfs_volume {
 	podfs_invalidate_fn inval_fn;
 	void *inval_arg;
 	bool inval_on; /* the table is there to map keys (under lock) */
+	atomic_bool shut_down; /* podfs_shutdown: no more waiting for ever */
+	pthread_mutex_t be_lock; /* shutdown against detach */
 	struct core_counters counters;
 	struct data_cache data;
 };

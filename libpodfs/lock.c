@@ -160,6 +160,15 @@ static int unlock_range(struct podfs_volume *vol, struct podfs_file *f,
 	return ret ? ret : err;
 }
 
+/* Whether a wait for a lock ends: the waiter was interrupted, or the
+ * volume shuts down. */
+static bool wait_ends(struct podfs_volume *vol,
+		      const struct podfs_lock_wait *wait)
+{
+	return atomic_load(&vol->shut_down) ||
+	       (wait->interrupted && wait->interrupted(wait->arg));
+}
+
 /* Takes LK (not F_UNLCK) for backend owner OWNER, waiting as WAIT says
  * (NULL: not at all). */
 static int lock_take(struct podfs_volume *vol, struct podfs_file *f,
@@ -183,14 +192,13 @@ static int lock_take(struct podfs_volume *vol, struct podfs_file *f,
 			break;
 		/* asked under the lock podfs_lock_cancel wakes us under */
 		pthread_mutex_lock(&in->lock);
-		stop = wait->interrupted && wait->interrupted(wait->arg);
+		stop = wait_ends(vol, wait);
 		if (!stop && in->unlocks == seen) {
 			struct timespec ts;
 
 			deadline_in(&ts, (uint64_t)pause * 1000000);
 			pthread_cond_timedwait(&in->lkcond, &in->lock, &ts);
-			stop = wait->interrupted &&
-			       wait->interrupted(wait->arg);
+			stop = wait_ends(vol, wait);
 		}
 		if (in->unlocks != seen)
 			pause = WAIT_MIN_MS; /* freed here: try at once */
@@ -198,8 +206,10 @@ static int lock_take(struct podfs_volume *vol, struct podfs_file *f,
 			pause = WAIT_MAX_MS;
 		pthread_mutex_unlock(&in->lock);
 		if (stop) {
-			ret = podfs_set_error(vol, EINTR, "waiting for a lock: "
-					      "interrupted");
+			ret = podfs_set_error(vol, EINTR, "waiting for a lock: %s",
+					      atomic_load(&vol->shut_down) ?
+						      "the volume shuts down" :
+						      "interrupted");
 			break;
 		}
 	}

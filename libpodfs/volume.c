@@ -34,6 +34,7 @@ PODFS_EXPORT podfs_volume *podfs_new(void)
 	if (!vol)
 		return NULL;
 	pthread_mutex_init(&vol->lock, NULL);
+	pthread_mutex_init(&vol->be_lock, NULL);
 	podfs_config_init(&vol->cfg);
 	LIST_INIT(&vol->files);
 	LIST_INIT(&vol->dirs);
@@ -165,6 +166,7 @@ PODFS_EXPORT int podfs_attach(podfs_volume *vol, const char *source,
 	if (ret)
 		return ret;
 	ops = backend_for(vol->cfg.kind);
+	atomic_store(&vol->shut_down, false);
 	ret = table_init(&vol->table);
 	if (ret)
 		return podfs_set_error(vol, ret, "out of memory");
@@ -190,10 +192,17 @@ PODFS_EXPORT int podfs_attach(podfs_volume *vol, const char *source,
 	/* Inodes nobody holds stay a while with their cache, where the core
 	 * keeps one (a backend with its own cache keeps its own objects). */
 	vol->table.idle_max = be->caches ? 0 : IDLE_INODES;
+	pthread_mutex_lock(&vol->be_lock);
 	vol->ops = ops;
 	vol->be = be;
+	pthread_mutex_unlock(&vol->be_lock);
 	vol->inval_on = true;
 	pthread_mutex_unlock(&vol->lock);
+	/* shut down while it attached: the backend hears it now */
+	pthread_mutex_lock(&vol->be_lock);
+	if (atomic_load(&vol->shut_down) && ops->shutdown)
+		ops->shutdown(be);
+	pthread_mutex_unlock(&vol->be_lock);
 	cache_attr_set(vol, root, &st, cache_attr_since());
 	ret = data_start(vol);
 	if (ret) {
@@ -211,12 +220,30 @@ fail:
 	return error_ensure(vol, ret, vol->cfg.source);
 }
 
+PODFS_EXPORT unsigned int podfs_shutdown(podfs_volume *vol)
+{
+	uint64_t ms;
+
+	if (!vol)
+		return 0;
+	/* not under vol->lock: the backend takes its own locks, which its
+	 * threads hold while they call up */
+	pthread_mutex_lock(&vol->be_lock);
+	if (!atomic_exchange(&vol->shut_down, true) && vol->be &&
+	    vol->ops->shutdown)
+		vol->ops->shutdown(vol->be);
+	pthread_mutex_unlock(&vol->be_lock);
+	ms = (uint64_t)vol->cfg.timeo * 100 * ((uint64_t)vol->cfg.retrans + 1);
+	return ms < 3600000 ? (unsigned int)ms : 3600000; /* as NFS's */
+}
+
 PODFS_EXPORT int podfs_detach(podfs_volume *vol)
 {
 	int first = 0;
 
 	if (!vol || !vol->be)
 		return 0;
+	podfs_shutdown(vol);
 	pthread_mutex_lock(&vol->lock);
 	vol->inval_on = false; /* the table goes, the backend's threads stay */
 	pthread_mutex_unlock(&vol->lock);
@@ -230,9 +257,11 @@ PODFS_EXPORT int podfs_detach(podfs_volume *vol)
 		podfs_ll_releasedir(vol, LIST_FIRST(&vol->dirs));
 	data_stop(vol);
 	table_free(vol);
+	pthread_mutex_lock(&vol->be_lock);
 	vol->ops->detach(vol->be);
 	vol->be = NULL;
 	vol->ops = NULL;
+	pthread_mutex_unlock(&vol->be_lock);
 	return first;
 }
 
@@ -244,6 +273,7 @@ PODFS_EXPORT void podfs_free(podfs_volume *vol)
 	podfs_config_free(&vol->cfg);
 	podfs_free_secret(vol->secret);
 	pthread_mutex_destroy(&vol->lock);
+	pthread_mutex_destroy(&vol->be_lock);
 	error_forget_volume(vol);
 	free(vol);
 }

@@ -175,35 +175,52 @@ int mount_request_add_options(struct mount_request *req, const char *opts,
 	return 0;
 }
 
+bool mountinfo_parse(char *line, struct mountinfo_entry *e)
+{
+	char *f[5], *sep, *p = line, *w;
+	int i;
+
+	/* id parent major:minor root mountpoint ... - fstype source ... */
+	for (i = 0; i < 5; i++) {
+		f[i] = strsep(&p, " ");
+		if (!f[i] || !p)
+			return false;
+	}
+	sep = strstr(p, "- ");
+	if (!sep || (sep != p && sep[-1] != ' '))
+		return false;
+	p = sep + 2;
+	e->dev = f[2];
+	e->point = f[4];
+	e->fstype = strsep(&p, " \n");
+	/* the mount point's octal escapes ("\040" a space) */
+	for (p = w = f[4]; *p; w++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' &&
+		    p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+			*w = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 +
+				    (p[3] - '0'));
+			p += 4;
+		} else {
+			*w = *p++;
+		}
+	}
+	*w = '\0';
+	return true;
+}
+
 /* Is DIR (absolute, as the kernel shows it) a mount point? Read from
  * mountinfo, so a dead FUSE daemon can't make us hang on a stat. */
 static bool is_mount_point(const char *dir)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
+	char line[PATH_MAX * 4 + 256];
+	struct mountinfo_entry e;
 	bool found = false;
 
 	if (!f)
 		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char mnt[PATH_MAX];
-
-		/* id parent major:minor root mountpoint ... (octal escapes) */
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
-			continue;
-		for (char *r = mnt, *w = mnt;; r++, w++) {
-			if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7') {
-				*w = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 +
-					    (r[3] - '0'));
-				r += 3;
-			} else {
-				*w = *r;
-			}
-			if (!*r)
-				break;
-		}
-		found = !strcmp(mnt, dir);
-	}
+	while (!found && fgets(line, sizeof(line), f))
+		found = mountinfo_parse(line, &e) && !strcmp(e.point, dir);
 	fclose(f);
 	return found;
 }
@@ -340,8 +357,17 @@ static int serve(struct mount_request *req, int status_fd)
 	};
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *loop = NULL;
-	char msg[1024];
+	struct podfs_watch *watch = NULL;
+	char msg[1024], *real = NULL;
 	int ret = EX_FAIL, err;
+
+	/* before the library starts threads: they all leave SIGTERM to
+	 * the watch */
+	err = podfs_watch_signals();
+	if (err) {
+		report(status_fd, "cannot set up signals");
+		return EX_SYSERR;
+	}
 
 	/* Sixteen FUSE threads and the backend's would each get a malloc
 	 * arena of their own (up to 8 per CPU), every one keeping freed
@@ -376,8 +402,10 @@ static int serve(struct mount_request *req, int status_fd)
 		snprintf(msg, sizeof(msg), "cannot start a FUSE session");
 		goto out;
 	}
-	if (fuse_set_signal_handlers(se) ||
-	    fuse_session_mount(se, req->dir)) {
+	/* resolved now: once mounted, resolving would ask the mount,
+	 * which does not answer before its loop runs */
+	real = realpath(req->dir, NULL);
+	if (fuse_session_mount(se, req->dir)) {
 		snprintf(msg, sizeof(msg),
 			 "cannot mount on %s (is /dev/fuse there, and are "
 			 "we root?)", req->dir);
@@ -394,17 +422,22 @@ static int serve(struct mount_request *req, int status_fd)
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(loop, 16);
 	podfs_fuse_set_session(&pf, se);
+	err = podfs_watch_start(&watch, pf.vol, se, real ? real : req->dir);
+	if (err)
+		fprintf(stderr, PROG ": %s: cannot watch for SIGTERM and "
+				"unmounts: %s\n",
+			req->dir, strerror(-err));
 	/* a positive value is the signal that ended the loop: a clean stop */
 	ret = fuse_session_loop_mt(se, loop) < 0 ? EX_FAIL : 0;
+	podfs_watch_loop_done(watch);
 	podfs_fuse_set_session(&pf, NULL);
 	fuse_loop_cfg_destroy(loop);
 	fuse_session_unmount(se);
 	msg[0] = '\0';
 out:
-	if (se) {
-		fuse_remove_signal_handlers(se);
+	if (se)
 		fuse_session_destroy(se);
-	}
+	free(real);
 	fuse_opt_free_args(&args);
 	/* detach flushes what the pod wrote */
 	if (podfs_detach(pf.vol) && ret == 0) {
@@ -412,6 +445,7 @@ out:
 			podfs_errmsg(pf.vol));
 		ret = EX_FAIL;
 	}
+	podfs_watch_stop(watch);
 	podfs_free(pf.vol);
 	if (status_fd >= 0) {
 		report(status_fd, msg[0] ? msg : "failed");

@@ -67,6 +67,29 @@ int flexvolume_main(int argc, char **argv);
 /* "stats [--prometheus] DIR" (argv after the program name): prints the
  * mount's statistics; the exit status. */
 int stats_main(int argc, char **argv);
+
+/* The daemon's watch (watch.c): SIGTERM, SIGINT and SIGHUP end the FUSE
+ * loop, and the mount vanishing (umount -l) shuts the volume down;
+ * either way calls stop waiting for a server that is gone, and a daemon
+ * still there twice the mount's timeout later leaves (_exit). Signals
+ * are set up before any thread starts; the watch is started from the
+ * loop's thread, told when the loop is over (the volume detaches then,
+ * shut down) and stopped once it has. */
+/* One line of /proc/self/mountinfo, parsed in place: its fields point
+ * into the line, the mount point unescaped. */
+struct mountinfo_entry {
+	const char *dev;    /* "major:minor" */
+	const char *point;  /* the mount point */
+	const char *fstype; /* "fuse.podfs" */
+};
+bool mountinfo_parse(char *line, struct mountinfo_entry *e);
+
+struct podfs_watch;
+int podfs_watch_signals(void);
+int podfs_watch_start(struct podfs_watch **out, podfs_volume *vol,
+		      struct fuse_session *se, const char *dir);
+void podfs_watch_loop_done(struct podfs_watch *w);
+void podfs_watch_stop(struct podfs_watch *w);
 bool is_flexvolume_call(const char *arg);
 
 #endif /* PODFS_MOUNT_PODFS_H */

@@ -281,6 +281,10 @@ struct nfs_be {
 	/* Until attach has ended, every call is bounded as on a soft mount:
 	 * a server that does not answer fails the mount. */
 	atomic_bool attached;
+	/* Shut down (podfs_shutdown, detach): a hard mount's calls give up
+	 * as a soft one's would, by GIVEUP_AT at the latest. */
+	atomic_bool giving_up;
+	struct timespec giveup_at;
 
 	int nconn;
 	struct nfs_conn *conns;
@@ -432,6 +436,7 @@ int nfs_conns_start(struct nfs_be *nb);
 void nfs_conns_stop(struct nfs_be *nb);
 /* Attach has ended: calls of a hard mount wait for ever from now on. */
 void nfs_conns_attached(struct nfs_be *nb);
+void nfs_conns_give_up(struct nfs_be *nb);
 /* Attempts K until it has an answer, as the mount's rules say: a hard
  * mount waits for a server that is away, a soft one gives up after
  * timeo * (retrans + 1); NFSv4 client state is recovered on the way.

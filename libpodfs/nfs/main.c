@@ -332,6 +332,11 @@ static void nfs_be_detach(struct podfs_backend *be)
 	nfs_be_free(NB(be));
 }
 
+static void nfs_be_shutdown(struct podfs_backend *be)
+{
+	nfs_conns_give_up(NB(be));
+}
+
 /* ---- names ----------------------------------------------------------------- */
 
 static int nfs_be_root(struct podfs_backend *be, struct podfs_bobj **obj,
@@ -1326,6 +1331,7 @@ const struct podfs_backend_ops podfs_nfs_backend = {
 	.name = "nfs",
 	.attach = nfs_be_attach,
 	.detach = nfs_be_detach,
+	.shutdown = nfs_be_shutdown,
 	.root = nfs_be_root,
 	.lookup = nfs_be_lookup,
 	.lookup_path = nfs_be_lookup_path,

@@ -70,7 +70,32 @@ static void cond_init_mono(pthread_cond_t *cv)
 /* Whether calls give up after timeo * (retrans + 1). */
 static bool bounded(struct nfs_be *nb)
 {
-	return nb->soft || !atomic_load(&nb->attached);
+	return nb->soft || !atomic_load(&nb->attached) ||
+	       atomic_load(&nb->giving_up);
+}
+
+/* The deadline a call that started hard has from the moment the volume
+ * shut down on, or NULL while it has none. */
+static const struct timespec *giveup_deadline(struct nfs_be *nb)
+{
+	return atomic_load(&nb->giving_up) ? &nb->giveup_at : NULL;
+}
+
+/* The deadline of a call starting now, in TS: timeo * (retrans + 1)
+ * when bounded, never past the shutdown's (what a detach flushes goes
+ * in the same time, not each call in its own); NULL: none (hard). */
+static const struct timespec *call_deadline(struct nfs_be *nb,
+					    struct timespec *ts)
+{
+	const struct timespec *at = giveup_deadline(nb);
+
+	if (!bounded(nb))
+		return NULL;
+	deadline_in(ts, nb->timeout_ms);
+	if (at && (at->tv_sec < ts->tv_sec ||
+		   (at->tv_sec == ts->tv_sec && at->tv_nsec < ts->tv_nsec)))
+		*ts = *at;
+	return ts;
 }
 
 /* Connects to SERVER:PORT by TCP, to tell why a connection failed: 0,
@@ -314,6 +339,17 @@ static void conn_turn(struct nfs_conn *c, int wakefd, bool leader)
 	pthread_mutex_lock(&c->lock);
 	if (c->rpc != rpc || c->broken)
 		return;
+	/* Calls sent while the mount was hard have no timeout of their
+	 * own: once the shutdown's deadline has passed, dropping the
+	 * connection answers them. */
+	if (c->inflight && giveup_deadline(c->nb) &&
+	    ms_left(&c->nb->giveup_at) <= 0) {
+		snprintf(c->why, sizeof(c->why),
+			 "no answer before the volume shut down");
+		c->broken = true;
+		pthread_cond_broadcast(&c->changed);
+		return;
+	}
 	c->leader_servicing = leader;
 	/* another caller may have queued more since: POLLOUT is harmless
 	 * when the socket is not ready */
@@ -559,6 +595,8 @@ static int call_conn(struct nfs_be *nb, struct nfs_call *k,
 			snprintf(k->msg, sizeof(k->msg), "volume detached");
 			return -EIO;
 		}
+		if (!deadline)
+			deadline = giveup_deadline(nb);
 		if (!deadline) {
 			pthread_cond_wait(&c->changed, &c->lock);
 		} else if (pthread_cond_timedwait(&c->changed, &c->lock,
@@ -634,6 +672,27 @@ static int attempt(struct nfs_be *nb, struct nfs_call *k,
 	return k->err;
 }
 
+/* From now on every call gives up within timeo * (retrans + 1), those
+ * waiting already as well (podfs_shutdown). */
+void nfs_conns_give_up(struct nfs_be *nb)
+{
+	struct nfs_conn *c;
+	int i;
+
+	if (atomic_load(&nb->giving_up))
+		return;
+	deadline_in(&nb->giveup_at, nb->timeout_ms);
+	atomic_store(&nb->giving_up, true);
+	for (i = 0; nb->conns && i < nb->nconn; i++) {
+		c = &nb->conns[i];
+		pthread_mutex_lock(&c->lock);
+		if (c->rpc)
+			rpc_set_timeout(c->rpc, nb->timeout_ms);
+		pthread_cond_broadcast(&c->changed);
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
 void nfs_conns_attached(struct nfs_be *nb)
 {
 	struct nfs_conn *c;
@@ -655,8 +714,7 @@ int nfs_submit(struct nfs_be *nb, struct nfs_call *k)
 	struct timespec deadline;
 	int ret;
 
-	deadline_in(&deadline, nb->timeout_ms);
-	ret = call_conn(nb, k, bounded(nb) ? &deadline : NULL);
+	ret = call_conn(nb, k, call_deadline(nb, &deadline));
 	if (ret)
 		return ret;
 	ret = call_send(nb, k);
@@ -665,6 +723,19 @@ int nfs_submit(struct nfs_be *nb, struct nfs_call *k)
 		pthread_cond_broadcast(&k->conn->changed);
 	pthread_mutex_unlock(&k->conn->lock);
 	return ret;
+}
+
+/* A hard call goes on as a soft one from the moment the volume shuts
+ * down, until the shutdown's deadline. */
+static void hard_gives_up(struct nfs_be *nb, bool *soft,
+			  struct timespec *deadline)
+{
+	const struct timespec *at;
+
+	if (*soft || !(at = giveup_deadline(nb)))
+		return;
+	*soft = true;
+	*deadline = *at;
 }
 
 /*
@@ -680,14 +751,14 @@ int nfs_run(struct nfs_be *nb, struct nfs_call *k)
 	struct timespec deadline;
 	int backoff = NFS_BACKOFF_MIN_MS;
 	struct nfs_conn *pinned = k->conn;
-	bool soft = bounded(nb);
+	bool soft = call_deadline(nb, &deadline);
 	int state_faults = 0;
 	long left;
 	int ret;
 
-	deadline_in(&deadline, nb->timeout_ms);
 	k->retries = 0;
 	for (;;) {
+		hard_gives_up(nb, &soft, &deadline);
 		ret = attempt(nb, k, soft ? &deadline : NULL);
 		switch (k->fault) {
 		case FAULT_NONE:
@@ -723,6 +794,7 @@ int nfs_run(struct nfs_be *nb, struct nfs_call *k)
 			snprintf(k->msg, sizeof(k->msg), "volume detached");
 			return nfs_call_fail(nb, k, NULL);
 		}
+		hard_gives_up(nb, &soft, &deadline);
 		if (soft && ms_left(&deadline) <= 0) {
 			char why[sizeof(k->msg)];
 
@@ -731,7 +803,9 @@ int nfs_run(struct nfs_be *nb, struct nfs_call *k)
 			snprintf(k->msg, sizeof(k->msg),
 				 "server %s not responding, timed out after %d s%s: %.120s",
 				 nb->server, (nb->timeout_ms + 999) / 1000,
-				 nb->soft ? " (soft mount)" : "", why);
+				 nb->soft ? " (soft mount)" :
+				 atomic_load(&nb->giving_up) ? " (shutting down)" : "",
+				 why);
 			return nfs_call_fail(nb, k, NULL);
 		}
 		k->retries++;

@@ -701,6 +701,99 @@ START_TEST(test_soft_down_v4)
 }
 END_TEST
 
+/* ---- shutdown: a hard volume stops waiting for a server that is gone ------ */
+
+/* A hard volume (timeo=10, retrans=1: a 2 s timeout) whose server went
+ * away: a call waits (hard), podfs_shutdown makes it give up within the
+ * timeout, and detach, with written data it can no longer send, ends in
+ * the same time and says so. What was fsynced before stays. */
+static void shutdown_down(int vers)
+{
+	unsigned char data[FILE_SIZE], buf[BLOCK];
+	struct soft_caller waiter;
+	char name[256];
+	podfs_volume *v;
+	podfs_file *f;
+	pthread_t th;
+	unsigned int ms;
+	double t0;
+	int ret;
+
+	v = attach(vers, "hard,timeo=10,retrans=1");
+	snprintf(name, sizeof(name), "/shutdown%d-%d", vers, (int)getpid());
+	f = make_file(v, name, 9, data);
+	/* written, not sent yet: the data cache holds it */
+	fill(buf, BLOCK, 10, 0);
+	ck_assert_int_eq(podfs_pwrite(v, f, buf, BLOCK, FILE_SIZE), BLOCK);
+
+	server_do("down", NULL);
+	waiter.vol = v;
+	snprintf(waiter.path, sizeof(waiter.path), "/never-%d", vers);
+	waiter.ret = 1;
+	ck_assert(!pthread_create(&th, NULL, soft_stat, &waiter));
+	sleep_s(3); /* longer than the timeout: a hard call still waits */
+	ck_assert_msg(waiter.ret == 1,
+		      "NFSv%d, hard, server down: stat returned %d (%s) "
+		      "before the shutdown", vers, waiter.ret,
+		      ename(waiter.ret));
+
+	t0 = now_mono();
+	ms = podfs_shutdown(v);
+	ck_assert_uint_eq(ms, 2000);
+	pthread_join(th, NULL);
+	ck_assert_msg(waiter.ret == -ETIMEDOUT || waiter.ret == -EIO,
+		      "NFSv%d: stat after the shutdown = %d (%s)", vers,
+		      waiter.ret, ename(waiter.ret));
+	ck_assert_msg(now_mono() - t0 < 2.0 + 1.5,
+		      "NFSv%d: the waiting stat ended %.1f s after the "
+		      "shutdown, its timeout is 2 s", vers, now_mono() - t0);
+	fprintf(stderr, "NFSv%d, hard, server gone: the waiting stat ended "
+		"%.2f s after the shutdown\n", vers, now_mono() - t0);
+
+	/* detach: the written block cannot go; it says so, in time */
+	t0 = now_mono();
+	ret = podfs_detach(v);
+	ck_assert_msg(ret < 0, "NFSv%d: detach lost a written block and "
+		      "returned %d", vers, ret);
+	ck_assert_msg(now_mono() - t0 < 2.0 + 1.5,
+		      "NFSv%d: detach after the shutdown took %.1f s", vers,
+		      now_mono() - t0);
+	fprintf(stderr, "NFSv%d: detach after the shutdown: %.2f s, %s: %s\n",
+		vers, now_mono() - t0, ename(ret), podfs_errmsg(v));
+	podfs_free(v);
+
+	server_do("up", NULL);
+	/* the fsynced part, whatever became of the block after it */
+	{
+		unsigned char got[FILE_SIZE];
+		char path[2048];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/%s", export_dir, name + 1);
+		fp = fopen(path, "rb");
+		ck_assert_msg(fp, "%s: %s", path, strerror(errno));
+		ck_assert_msg(fread(got, 1, FILE_SIZE, fp) == FILE_SIZE,
+			      "%s lost fsynced data", path);
+		fclose(fp);
+		expect_bytes(got, data, FILE_SIZE, path);
+	}
+	v = attach(vers, NULL);
+	OK(v, podfs_unlink(v, name));
+	podfs_free(v);
+}
+
+START_TEST(test_shutdown_v3)
+{
+	shutdown_down(3);
+}
+END_TEST
+
+START_TEST(test_shutdown_v4)
+{
+	shutdown_down(4);
+}
+END_TEST
+
 /* ---- NFSv4: an open file outliving its lease ----------------------------- */
 
 /* A file left open and idle longer than the lease keeps its open state:
@@ -1008,6 +1101,13 @@ static Suite *recovery_suite(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_soft_down_v3);
 	tcase_add_test(tc, test_soft_down_v4);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("shutdown");
+	tcase_add_checked_fixture(tc, server_up, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_shutdown_v3);
+	tcase_add_test(tc, test_shutdown_v4);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("grace");

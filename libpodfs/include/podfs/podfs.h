@@ -76,8 +76,22 @@ int podfs_attach(podfs_volume *vol, const char *source, const char *options);
 
 /* Flushes and closes every open file and directory stream (their
  * handles are invalid afterwards), forgets every inode, then detaches.
- * Returns the first error a flush reported (it detaches anyway). */
+ * Returns the first error a flush reported (it detaches anyway). Shuts
+ * the volume down first (podfs_shutdown): detach ends within the
+ * volume's timeout even when the server is gone. */
 int podfs_detach(podfs_volume *vol);
+
+/* The volume is about to be detached (its mount is gone, its owner told
+ * to stop): from now on calls that wait for a server which does not
+ * answer give up with -ETIMEDOUT within the volume's timeout (timeo x
+ * (retrans + 1)), as on a soft mount, calls already waiting as well, and
+ * waits for a lock end with -EINTR. Calls that get answers go on as
+ * before. Returns that timeout in milliseconds. On CephFS libcephfs
+ * bounds none of its calls: one stuck on a cluster that is gone stays
+ * stuck, and a process that has to end leaves without it after that
+ * time. Safe from any thread, while other threads are in calls; once is
+ * enough, more is harmless. */
+unsigned int podfs_shutdown(podfs_volume *vol);
 
 /* Detaches if needed and frees the volume. NULL is fine. */
 void podfs_free(podfs_volume *vol);
