@@ -418,6 +418,38 @@ struct nfs_dirents {
 	size_t n, cap;
 };
 
+/*
+ * What one listing of a directory has seen, to refuse a server that lies:
+ * the cookie each page ended at (cookies that come round again would make
+ * the listing endless), and whether "." and ".." came (NFSv3 may list each
+ * once; NFSv4 never does).
+ */
+struct nfs_listing {
+	uint64_t *ends;
+	size_t n, cap;
+	bool dot, dotdot;
+};
+
+/* Checks an entry NAME (LEN bytes) of a listing L: 1 to take it, 0 to
+ * skip it ("." or ".." the first time, on NFSv3), or -EIO with WHY
+ * (WHYLEN bytes) saying what was wrong with it. */
+int nfs_listing_name(struct nfs_listing *l, int vers, const char *name,
+		     size_t len, char *why, size_t whylen);
+/* The page that ended at COOKIE was not the last: 0, or -EIO with the
+ * volume's message when a page ended there before (the cookies loop). */
+int nfs_listing_next(struct nfs_be *nb, struct nfs_listing *l,
+		     uint64_t cookie);
+void nfs_listing_free(struct nfs_listing *l);
+
+/* A READ or WRITE reply of COUNT bytes to IO: more than asked fails it
+ * with -EIO (true); a server that does so cannot be trusted with the
+ * rest of the reply either. */
+bool nfs_io_overrun(struct nfs_io *io, uint32_t count);
+
+/* Checks attributes ST from the server, type (if TYPED: they had one)
+ * and size: NULL, or what is wrong with them, for a message. */
+const char *nfs_bad_attrs(const struct stat *st, bool typed);
+
 /* A new, zeroed entry NAME (LEN bytes) at the end of L; NULL: out of
  * memory. */
 struct nfs_dirent *nfs_dirent_add(struct nfs_dirents *l, const char *name,

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -499,6 +500,90 @@ void nfs_dirents_free(struct nfs_dirents *l)
 	free(l->e);
 	l->e = NULL;
 	l->n = l->cap = 0;
+}
+
+int nfs_listing_name(struct nfs_listing *l, int vers, const char *name,
+		     size_t len, char *why, size_t whylen)
+{
+	bool *seen = NULL;
+
+	if (len == 1 && name[0] == '.')
+		seen = &l->dot;
+	else if (len == 2 && name[0] == '.' && name[1] == '.')
+		seen = &l->dotdot;
+	if (seen) {
+		if (vers == 3 && !*seen) {
+			*seen = true;
+			return 0;
+		}
+		snprintf(why, whylen, "a listing with \"%.*s\" %s", (int)len,
+			 name, vers == 3 ? "twice" : "in it");
+		return -EIO;
+	}
+	if (!len || len > NAME_MAX || memchr(name, '\0', len) ||
+	    memchr(name, '/', len)) {
+		snprintf(why, whylen, "an entry name %s",
+			 !len		       ? "that is empty" :
+			 len > NAME_MAX	       ? "longer than 255 bytes" :
+			 memchr(name, '\0', len) ? "with a NUL byte in it" :
+						   "with a '/' in it");
+		return -EIO;
+	}
+	return 1;
+}
+
+int nfs_listing_next(struct nfs_be *nb, struct nfs_listing *l,
+		     uint64_t cookie)
+{
+	uint64_t *bigger;
+	size_t i;
+
+	/* cookie 0 is the start again; pages are hundreds of entries, so
+	 * a linear search costs little */
+	for (i = 0; i < l->n && cookie && l->ends[i] != cookie; i++)
+		;
+	if (!cookie || i < l->n)
+		return nfs_fail(nb, EIO, "readdir: the server's directory "
+				"cookies loop (cookie %llu came again): a "
+				"listing without end",
+				(unsigned long long)cookie);
+	if (l->n == l->cap) {
+		bigger = realloc(l->ends, (l->cap ? l->cap * 2 : 16) *
+						  sizeof(*bigger));
+		if (!bigger)
+			return nfs_fail(nb, ENOMEM, "out of memory");
+		l->ends = bigger;
+		l->cap = l->cap ? l->cap * 2 : 16;
+	}
+	l->ends[l->n++] = cookie;
+	return 0;
+}
+
+void nfs_listing_free(struct nfs_listing *l)
+{
+	free(l->ends);
+	memset(l, 0, sizeof(*l));
+}
+
+bool nfs_io_overrun(struct nfs_io *io, uint32_t count)
+{
+	if (count <= io->count)
+		return false;
+	io->call.err = -EIO;
+	io->call.fault = FAULT_NONE;
+	snprintf(io->call.msg, sizeof(io->call.msg),
+		 "the server answered a %s of %u bytes with %u", io->call.what,
+		 io->count, count);
+	return true;
+}
+
+const char *nfs_bad_attrs(const struct stat *st, bool typed)
+{
+	if (typed && !(st->st_mode & S_IFMT))
+		return "attributes of no known file type";
+	if (st->st_size < 0)
+		return "attributes with a size over 2^63 bytes";
+	return NULL;
 }
 
 int nfs_dirents_emit(struct nfs_be *nb, struct nfs_obj *dir,

@@ -57,7 +57,29 @@ struct v3call {
 	cookieverf3 cookieverf;
 	bool eof;
 	struct nfs_dirents ents;
+	struct nfs_listing *ls;
+
+	/* what was wrong with a reply, if anything: the call fails EIO */
+	const char *bad;
+	char why[96];
 };
+
+/* A reply C cannot take: the call fails with -EIO saying WHY. */
+static void bad_reply(struct v3call *c, const char *why)
+{
+	if (!c->bad)
+		c->bad = why;
+}
+
+/* Attributes from the server, checked (the stat's type and size). */
+static bool attrs_ok(struct v3call *c, const struct stat *st)
+{
+	const char *why = nfs_bad_attrs(st, true);
+
+	if (why)
+		bad_reply(c, why);
+	return !why;
+}
 
 static const char *const proc_names[] = {
 	[NFS3_GETATTR] = "getattr", [NFS3_SETATTR] = "setattr",
@@ -106,14 +128,18 @@ static void post_op(struct v3call *c, const post_op_attr *a)
 {
 	if (a->attributes_follow) {
 		stat3(&c->st, &a->post_op_attr_u.attributes);
-		c->has_st = true;
+		c->has_st = attrs_ok(c, &c->st);
 	}
 }
 
-static bool fh_copy(struct nfs_fh *dst, const nfs_fh3 *src)
+/* Takes a handle from C's reply: false (and the call fails) if it is
+ * longer than NFSv3 allows. */
+static bool fh_copy(struct v3call *c, struct nfs_fh *dst, const nfs_fh3 *src)
 {
-	if (src->data.data_len > NFS3_FHSIZE)
+	if (src->data.data_len > NFS3_FHSIZE) {
+		bad_reply(c, "a file handle over 64 bytes");
 		return false;
+	}
 	dst->len = src->data.data_len;
 	memcpy(dst->data, src->data.data_val, dst->len);
 	return true;
@@ -122,7 +148,7 @@ static bool fh_copy(struct nfs_fh *dst, const nfs_fh3 *src)
 static void post_fh(struct v3call *c, const post_op_fh3 *h)
 {
 	if (h->handle_follows)
-		c->has_fh = fh_copy(&c->fh, &h->post_op_fh3_u.handle);
+		c->has_fh = fh_copy(c, &c->fh, &h->post_op_fh3_u.handle);
 }
 
 static nfs_fh3 fh3(const struct nfs_fh *fh)
@@ -234,9 +260,18 @@ static void readdir_reply(struct v3call *c, READDIRPLUS3resok *ok)
 	memcpy(c->cookieverf, ok->cookieverf, sizeof(c->cookieverf));
 	c->eof = ok->reply.eof;
 	for (next = ok->reply.entries; next; next = e.nextentry) {
+		int take;
+
 		NFS_COPY_OUT(e, next);
 		c->cookie = e.cookie;
-		if (!strcmp(e.name, ".") || !strcmp(e.name, ".."))
+		/* (libnfs ends a name at a NUL it holds: not seen here) */
+		take = nfs_listing_name(c->ls, 3, e.name, strlen(e.name),
+					c->why, sizeof(c->why));
+		if (take < 0) {
+			bad_reply(c, c->why);
+			return;
+		}
+		if (!take)
 			continue;
 		v = nfs_dirent_add(&c->ents, e.name, strlen(e.name));
 		if (!v) {
@@ -246,12 +281,14 @@ static void readdir_reply(struct v3call *c, READDIRPLUS3resok *ok)
 		if (e.name_attributes.attributes_follow) {
 			stat3(&v->st,
 			      &e.name_attributes.post_op_attr_u.attributes);
+			if (!attrs_ok(c, &v->st))
+				return;
 			v->has_st = true;
 		} else {
 			v->st.st_ino = e.fileid;
 		}
 		if (e.name_handle.handle_follows)
-			v->has_fh = fh_copy(&v->fh,
+			v->has_fh = fh_copy(c, &v->fh,
 					    &e.name_handle.post_op_fh3_u.handle);
 	}
 }
@@ -269,7 +306,7 @@ static void v3_reply(struct nfs_call *k, void *data)
 			stat3(&c->st, &((GETATTR3res *)data)
 					       ->GETATTR3res_u.resok
 					       .obj_attributes);
-			c->has_st = true;
+			c->has_st = attrs_ok(c, &c->st);
 		}
 		break;
 	case NFS3_SETATTR: {
@@ -284,7 +321,7 @@ static void v3_reply(struct nfs_call *k, void *data)
 			LOOKUP3resok *ok = &((LOOKUP3res *)data)
 						    ->LOOKUP3res_u.resok;
 
-			c->has_fh = fh_copy(&c->fh, &ok->object);
+			c->has_fh = fh_copy(c, &c->fh, &ok->object);
 			post_op(c, &ok->obj_attributes);
 		}
 		break;
@@ -381,6 +418,10 @@ static void v3_reply(struct nfs_call *k, void *data)
 						  ->PATHCONF3res_u.resok.name_max;
 		break;
 	}
+	if (c->bad && !k->err) {
+		k->err = -EIO;
+		snprintf(k->msg, sizeof(k->msg), "the server sent %s", c->bad);
+	}
 }
 
 static void v3_init(struct v3call *c, int proc)
@@ -434,6 +475,10 @@ static int v3_result(struct nfs_be *nb, struct v3call *c, struct nfs_obj *dir,
 		ret = v3_run(nb, &l, name);
 		if (ret)
 			return ret;
+		if (!l.has_fh)
+			return nfs_fail(nb, EIO, "lookup %s: the server's "
+					"answer lacks the object's handle",
+					name);
 		c->fh = l.fh;
 		c->has_fh = l.has_fh;
 		if (!c->has_st && l.has_st) {
@@ -503,6 +548,7 @@ static int v3_setattr(struct nfs_be *nb, struct nfs_obj *o, struct nfs_file *f,
 static int v3_readdir(struct nfs_be *nb, struct nfs_obj *dir,
 		      podfs_bdirent_cb cb, void *arg)
 {
+	struct nfs_listing ls = { 0 };
 	uint64_t cookie = 0;
 	cookieverf3 verf = { 0 };
 	struct v3call c;
@@ -511,6 +557,7 @@ static int v3_readdir(struct nfs_be *nb, struct nfs_obj *dir,
 
 	while (!eof && !ret) {
 		v3_init(&c, NFS3_READDIRPLUS);
+		c.ls = &ls;
 		c.a.readdirplus.dir = fh3(&dir->fh);
 		c.a.readdirplus.cookie = cookie;
 		memcpy(c.a.readdirplus.cookieverf, verf, sizeof(verf));
@@ -519,13 +566,16 @@ static int v3_readdir(struct nfs_be *nb, struct nfs_obj *dir,
 		ret = v3_run(nb, &c, NULL);
 		if (ret) {
 			nfs_dirents_free(&c.ents);
-			return ret;
+			break;
 		}
 		cookie = c.cookie;
 		memcpy(verf, c.cookieverf, sizeof(verf));
 		eof = c.eof || !c.ents.n;
 		ret = nfs_dirents_emit(nb, dir, &c.ents, cb, arg);
+		if (!eof && !ret)
+			ret = nfs_listing_next(nb, &ls, cookie);
 	}
+	nfs_listing_free(&ls);
 	return ret;
 }
 
@@ -994,15 +1044,17 @@ static void v3_io_reply(struct nfs_call *k, void *data)
 	if (io->write) {
 		WRITE3resok *ok = &((WRITE3res *)data)->WRITE3res_u.resok;
 
-		io->done = ok->count > io->count ? io->count : ok->count;
+		if (nfs_io_overrun(io, ok->count))
+			return;
+		io->done = ok->count;
 		io->committed = ok->committed;
 		memcpy(io->verf, ok->verf, 8);
 	} else {
 		READ3resok *ok = &((READ3res *)data)->READ3res_u.resok;
 		uint32_t n = ok->data.data_len;
 
-		if (n > io->count)
-			n = io->count;
+		if (nfs_io_overrun(io, n))
+			return;
 		nfs_io_take(io, ok->data.data_val, n);
 		io->done = n;
 		io->eof = ok->eof;

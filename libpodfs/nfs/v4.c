@@ -59,7 +59,20 @@ struct v4call {
 	uint64_t cookie;
 	verifier4 cookieverf;
 	bool eof;
+	struct nfs_listing *ls;
 };
+
+/* A reply C cannot take: the call fails with -EIO saying WHY (the
+ * first thing found wrong). */
+static void bad_reply(struct v4call *c, const char *why)
+{
+	if (c->k.err)
+		return;
+	c->k.err = -EIO;
+	c->k.fault = FAULT_NONE;
+	snprintf(c->k.msg, sizeof(c->k.msg), "the server sent %s", why);
+}
+
 
 /* ---- attributes -------------------------------------------------------------- */
 
@@ -177,6 +190,7 @@ struct attrs4 {
 	struct stat st;
 	struct nfs_fh fh;
 	bool has_fh;
+	bool typed; /* the type was in it */
 	struct statvfs sv;
 	uint32_t lease, maxread, maxwrite, maxname;
 };
@@ -205,6 +219,7 @@ static bool attrs_decode(const fattr4 *attr, struct attrs4 *a)
 			switch (w * 32 + bit) {
 			case FATTR4_TYPE:
 				a->st.st_mode |= type4(in_u32(&x));
+				a->typed = true;
 				break;
 			case FATTR4_CHANGE:
 				in_u64(&x); /* for the cache, later */
@@ -296,6 +311,16 @@ static bool attrs_decode(const fattr4 *attr, struct attrs4 *a)
 		}
 	}
 	return !x.bad;
+}
+
+/* Decoded attributes A, checked (their type and size). */
+static bool attrs_ok(struct v4call *c, const struct attrs4 *a)
+{
+	const char *why = nfs_bad_attrs(&a->st, a->typed);
+
+	if (why)
+		bad_reply(c, why);
+	return !why;
 }
 
 /* An XDR writer into C's attrs buffer. */
@@ -516,8 +541,16 @@ static void readdir_reply(struct v4call *c, READDIR4resok *ok)
 	memcpy(c->cookieverf, ok->cookieverf, sizeof(c->cookieverf));
 	c->eof = ok->reply.eof;
 	for (next = ok->reply.entries; next; next = e.nextentry) {
+		char why[96];
+
 		NFS_COPY_OUT(e, next);
 		c->cookie = e.cookie;
+		if (nfs_listing_name(c->ls, 4, e.name.utf8string_val,
+				     e.name.utf8string_len, why,
+				     sizeof(why)) <= 0) {
+			bad_reply(c, why);
+			return;
+		}
 		v = nfs_dirent_add(&c->ents, e.name.utf8string_val,
 				   e.name.utf8string_len);
 		if (!v) {
@@ -526,6 +559,8 @@ static void readdir_reply(struct v4call *c, READDIR4resok *ok)
 			return;
 		}
 		if (attrs_decode(&e.attrs, &a)) {
+			if (!attrs_ok(c, &a))
+				return;
 			v->st = a.st;
 			v->has_st = true;
 			v->fh = a.fh;
@@ -579,13 +614,15 @@ static void v4_reply(struct nfs_call *k, void *data)
 			nfs_fh4 *h = &r.nfs_resop4_u.opgetfh.GETFH4res_u.resok4
 					      .object;
 
-			if (h->nfs_fh4_len <= sizeof(c->fh.data)) {
-				c->fh_prev = c->fh;
-				c->has_prev = c->has_fh;
-				c->fh.len = h->nfs_fh4_len;
-				memcpy(c->fh.data, h->nfs_fh4_val, c->fh.len);
-				c->has_fh = true;
+			if (h->nfs_fh4_len > sizeof(c->fh.data)) {
+				bad_reply(c, "a file handle over 128 bytes");
+				break;
 			}
+			c->fh_prev = c->fh;
+			c->has_prev = c->has_fh;
+			c->fh.len = h->nfs_fh4_len;
+			memcpy(c->fh.data, h->nfs_fh4_val, c->fh.len);
+			c->has_fh = true;
 			break;
 		}
 		case OP_GETATTR:
@@ -593,7 +630,7 @@ static void v4_reply(struct nfs_call *k, void *data)
 						   .resok4.obj_attributes,
 					 &a)) {
 				c->st = a.st;
-				c->has_st = true;
+				c->has_st = attrs_ok(c, &a);
 				c->sv = a.sv;
 				c->lease = a.lease;
 				c->maxread = a.maxread;
@@ -867,12 +904,14 @@ static int v4_readdir(struct nfs_be *nb, struct nfs_obj *dir,
 	uint64_t cookie = 0;
 	verifier4 verf = { 0 };
 	struct v4call c;
+	struct nfs_listing ls = { 0 };
 	READDIR4args *rd;
 	bool eof = false;
 	int ret = 0;
 
 	while (!eof && !ret) {
 		nfs4_call_init(&c, "readdir");
+		c.ls = &ls;
 		op_putfh(&c, &dir->fh);
 		rd = &op_add(&c, OP_READDIR)->nfs_argop4_u.opreaddir;
 		rd->cookie = cookie;
@@ -884,13 +923,16 @@ static int v4_readdir(struct nfs_be *nb, struct nfs_obj *dir,
 		ret = v4_run(nb, &c, NULL);
 		if (ret) {
 			nfs_dirents_free(&c.ents);
-			return ret;
+			break;
 		}
 		cookie = c.cookie;
 		memcpy(verf, c.cookieverf, sizeof(verf));
 		eof = c.eof || !c.ents.n;
 		ret = nfs_dirents_emit(nb, dir, &c.ents, cb, arg);
+		if (!eof && !ret)
+			ret = nfs_listing_next(nb, &ls, cookie);
 	}
+	nfs_listing_free(&ls);
 	return ret;
 }
 
@@ -1486,16 +1528,17 @@ static void v4_io_reply(struct nfs_call *k, void *data)
 			WRITE4resok *ok =
 				&r.nfs_resop4_u.opwrite.WRITE4res_u.resok4;
 
-			io->done = ok->count > io->count ? io->count :
-							   ok->count;
+			if (nfs_io_overrun(io, ok->count))
+				return;
+			io->done = ok->count;
 			io->committed = ok->committed;
 			memcpy(io->verf, ok->writeverf, 8);
 		} else if (r.resop == OP_READ) {
 			READ4resok *ok = &r.nfs_resop4_u.opread.READ4res_u.resok4;
 			uint32_t n = ok->data.data_len;
 
-			if (n > io->count)
-				n = io->count;
+			if (nfs_io_overrun(io, n))
+				return;
 			nfs_io_take(io, ok->data.data_val, n);
 			io->done = n;
 			io->eof = ok->eof;
