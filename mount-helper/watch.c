@@ -116,8 +116,8 @@ static void shut_down(struct podfs_watch *w, const char *why)
 	unsigned int ms = podfs_shutdown(w->vol);
 
 	if (why)
-		fprintf(stderr, PROG ": %s: %s; calls the server does not "
-				"answer now give up within %u s\n",
+		fprintf(stderr, PROG ": %s: %s; from now on no call waits "
+				"for the server longer than %u s\n",
 			w->dir, why, (ms + 999) / 1000);
 	pthread_mutex_lock(&w->lock);
 	if (!w->leave_at.tv_sec) {
