@@ -243,6 +243,12 @@ void error_begin(void);
 /* RET, with a message "WHAT: strerror" when it is an error the callee
  * gave no message for. */
 int error_ensure(struct podfs_volume *vol, int ret, const char *what);
+/* This thread's message on VOL, copied (malloc), or NULL: to carry a
+ * call's message from the backend thread that finished it ... */
+char *error_copy(const struct podfs_volume *vol);
+/* ... to the thread that waited for it. Takes no lock (VOL's message
+ * has it already): fine under an inode's lock. */
+void error_set_mine(struct podfs_volume *vol, const char *msg);
 void error_forget_volume(const struct podfs_volume *vol);
 
 /* ---- the inode table (inode.c) --------------------------------------------- */

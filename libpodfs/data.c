@@ -374,6 +374,7 @@ struct dread {
 	bool waited;	  /* a reader waits for it (and frees it) */
 	bool ended;
 	ssize_t result;
+	char *msg; /* why it failed, from the thread that finished it */
 	struct iovec iov[];
 };
 
@@ -454,6 +455,7 @@ static void dread_free(struct dread *r)
 	struct data_cache *dc = &r->vol->data;
 	uint64_t len = (uint64_t)r->n * DBLOCK_SIZE;
 
+	free(r->msg);
 	free(r);
 	io_ended(dc, len);
 }
@@ -465,6 +467,8 @@ static void dread_done(void *arg, ssize_t result)
 
 	pthread_mutex_lock(&r->in->lock);
 	waited = r->waited;
+	if (result < 0 && waited)
+		r->msg = error_copy(r->vol);
 	dread_fill(r, result);
 	pthread_mutex_unlock(&r->in->lock);
 	if (!waited)
@@ -564,6 +568,8 @@ static int read_miss(struct podfs_volume *vol, struct podfs_file *f,
 	while (!r->ended)
 		pthread_cond_wait(&in->dcond, &in->lock);
 	got = r->result;
+	if (got < 0 && r->msg)
+		error_set_mine(vol, r->msg);
 	/* the lock is let go only to account, never while filling */
 	pthread_mutex_unlock(&in->lock);
 	dread_free(r);

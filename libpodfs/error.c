@@ -51,6 +51,19 @@ int error_ensure(struct podfs_volume *vol, int ret, const char *what)
 	return ret;
 }
 
+char *error_copy(const struct podfs_volume *vol)
+{
+	return tls_err.vol == vol && tls_err.fresh ? strdup(tls_err.msg) :
+						     NULL;
+}
+
+void error_set_mine(struct podfs_volume *vol, const char *msg)
+{
+	snprintf(tls_err.msg, sizeof(tls_err.msg), "%s", msg);
+	tls_err.vol = vol;
+	tls_err.fresh = true;
+}
+
 void error_forget_volume(const struct podfs_volume *vol)
 {
 	if (tls_err.vol == vol)

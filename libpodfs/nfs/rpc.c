@@ -542,15 +542,59 @@ void nfs_conns_stop(struct nfs_be *nb)
 
 /* ---- calls --------------------------------------------------------------- */
 
+/*
+ * An RPC-level refusal in libnfs' words (RPC_STATUS_ERROR comes for a lost
+ * connection too): the server answered, so the call is done, with this
+ * -errno; 0 for anything else. libnfs 4.0's rpc_process_reply() words.
+ */
+static int rpc_refusal(const char *why)
+{
+	static const struct {
+		const char *text;
+		int err;
+	} refusals[] = {
+		{ "Server responded: Program not available", -EPROTONOSUPPORT },
+		{ "Server responded: Program version mismatch",
+		  -EPROTONOSUPPORT },
+		{ "Server responded: Procedure not available", -EOPNOTSUPP },
+		{ "Server responded: Garbage arguments", -EIO },
+		{ "Server responded: System Error", -EIO },
+		{ "RPC Packet not accepted by the server", -EACCES },
+		{ "Message rejected by server", -EIO },
+		{ "Unknown rpc response from server", -EIO },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		if (!strcmp(why, refusals[i].text))
+			return refusals[i].err;
+	return 0;
+}
+
 void nfs_rpc_cb(struct rpc_context *rpc, int status, void *data,
 		void *private_data)
 {
 	struct nfs_call *k = private_data;
 	struct nfs_conn *c = k->conn;
 
-	(void)rpc;
 	if (status == RPC_STATUS_SUCCESS) {
 		k->reply(k, data);
+	} else if (status == RPC_STATUS_ERROR && data &&
+		   (k->err = rpc_refusal(data))) {
+		/* the server's answer: sending again gets the same one */
+		k->fault = FAULT_NONE;
+		snprintf(k->msg, sizeof(k->msg), "%s", (const char *)data);
+	} else if (status == RPC_STATUS_ERROR &&
+		   strstr(rpc_get_error(rpc), "exceeds limit")) {
+		/* libnfs 4.0 drops the connection on a record over
+		 * NFS_MAX_XFER_SIZE + 4096 ("Incoming PDU exceeds limit of
+		 * N bytes."): a server that sends one is not to be asked
+		 * again, whatever it is asked */
+		k->fault = FAULT_NONE;
+		k->err = -EIO;
+		snprintf(k->msg, sizeof(k->msg),
+			 "the server sent a reply larger than any call asks "
+			 "for: %.100s", rpc_get_error(rpc));
 	} else {
 		k->fault = FAULT_LOST;
 		k->err = status == RPC_STATUS_TIMEOUT ? -ETIMEDOUT : -EIO;

@@ -272,13 +272,14 @@ def lie_cookies(mode, cookie, listing):
     """LISTING: [(cookie, name, obj)] of a whole directory.  The page a
     READDIR(PLUS) from COOKIE answers, and its eof: None when honest."""
     if mode == "cookie-loop":
-        # pages of one or three entries whose cookies go 3, 4, 5 and
-        # then back to 3: the client never gets eof
-        if cookie in (0, 5):
+        # a page a request: ".", ".." and "file" (cookies 1 to 3), then
+        # "dir" (4), "other" (5), and after 5 "dir" again, with cookie 4:
+        # the cookies cycle 4, 5, 4, 5 ... and eof never comes
+        if cookie == 0:
             return listing[:3], False
-        if cookie == 3:
-            return listing[3:4], False
-        return listing[4:5], False
+        if cookie == 4:
+            return listing[4:5], False
+        return listing[3:4], False
     if mode == "cookie-endless":
         # one new name a page, for ever
         n = cookie + 1
