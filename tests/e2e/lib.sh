@@ -63,6 +63,9 @@ E2E_PGIDS=$T/.pgids	# process groups we started (containers, nginx, ...)
 E2E_MOUNTS=$T/.mounts	# mount points we made
 E2E_FAILED=$T/.failed	# what failed so far, one line each
 E2E_HOOKS=()		# functions the cleanup calls first (main shell only)
+E2E_SERVER_HOOKS=()	# ... and last, once the mounts are gone: stopping a
+			# test's own servers (before, an unmount would wait
+			# for a server that is gone)
 E2E_LOGS=$T/.daemon-logs	# the daemons' logs (-o log=), checked at the end
 mkdir "$E2E_LOGS"
 : >"$E2E_PGIDS"
@@ -158,6 +161,9 @@ e2e_cleanup() {
 		done
 		[ "$rc" -ne 0 ] || rc=1
 	fi
+	for h in "${E2E_SERVER_HOOKS[@]}"; do
+		"$h"
+	done
 	# the daemons' own complaints (sanitizer builds report here)
 	for d in "$E2E_LOGS"/*.log; do
 		[ -s "$d" ] || continue

@@ -361,7 +361,7 @@ nfs_short_lease() {
 stop_short_lease() {
 	[ ! -e "$T/srv/nfs.env" ] || "$E2E_DIR/../servers/nfs-server.sh" stop "$T/srv" >/dev/null 2>&1
 }
-E2E_HOOKS+=(stop_short_lease)
+E2E_SERVER_HOOKS+=(stop_short_lease)
 
 run_case nfs3 locks_across nfs3 "$PODFS_TEST_NFS3"
 run_case nfs4 locks_across nfs4 "$PODFS_TEST_NFS4"

@@ -136,7 +136,7 @@ stop_servers() {
 	[ ! -e "$T/nfs/nfs.env" ] || "$E2E_DIR/../servers/nfs-server.sh" stop "$T/nfs" >/dev/null 2>&1
 	[ ! -e "$T/ceph/ceph.env" ] || "$E2E_DIR/../servers/ceph-server.sh" stop "$T/ceph" >/dev/null 2>&1
 }
-E2E_HOOKS+=(stop_servers)
+E2E_SERVER_HOOKS+=(stop_servers)
 
 run_case nfs3 gone_nfs nfs3 PODFS_TEST_NFS3
 run_case nfs4 gone_nfs nfs4 PODFS_TEST_NFS4

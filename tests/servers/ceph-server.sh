@@ -4,6 +4,9 @@
 #   ceph-server.sh start SCRATCH   fresh cluster in SCRATCH/ceph (wiped first)
 #   ceph-server.sh stop  SCRATCH   stop it (idempotent; logs are kept)
 #   ceph-server.sh status SCRATCH
+#   ceph-server.sh mds-restart SCRATCH   kill the MDS (SIGKILL, as a crash),
+#                                  wait CEPH_MDS_DOWN s (default 0), start
+#                                  it again and wait until it is active
 #
 # One mon (mon.a), one mgr (mgr.x), one memstore OSD (osd.0), one MDS
 # (mds.a), a CephFS named "cephfs", cephx on, everything on 127.0.0.1.
@@ -38,7 +41,7 @@ DAEMONS=(mon.a mgr.x osd.0 mds.a)
 PY=/usr/bin/python3
 
 usage() {
-    echo "usage: $0 start|stop|status SCRATCH" >&2
+    echo "usage: $0 start|stop|status|mds-restart SCRATCH" >&2
     exit 2
 }
 
@@ -234,6 +237,14 @@ print("cephfs self-test OK: mounted %s as client.%s, wrote+read %d bytes" % (fsn
 osd_up() { ceph_cli osd stat -f json | "$PY" -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["num_up_osds"] >= 1 else 1)'; }
 mgr_up() { ceph_cli mgr stat -f json | "$PY" -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["available"] else 1)'; }
 mds_active() { ceph_cli mds stat | grep -q 'up:active'; }
+# the gid of the active MDS, if there is one
+mds_active_gid() {
+    ceph_cli fs dump -f json 2>/dev/null | "$PY" -c 'import json, sys
+for m in json.load(sys.stdin)["filesystems"][0]["mdsmap"]["info"].values():
+    if m["state"] == "up:active": print(m["gid"])'
+}
+# an MDS other than gid $1 is active
+mds_active_new() { local g; g=$(mds_active_gid) && [[ -n $g && $g != "$1" ]]; }
 pgs_active() {
     ceph_cli pg stat -f json | "$PY" -c '
 import json, sys
@@ -399,6 +410,26 @@ cmd_stop() {
     log "stopped (scratch $SCRATCH)"
 }
 
+# The MDS crashes (SIGKILL: an active Pacific MDS hangs on SIGTERM) and
+# comes back: a new instance of mds.a replays the journal, clients
+# reconnect, and it is active again.
+cmd_mds_restart() {
+    local down=${CEPH_MDS_DOWN:-0} pid gid
+    [[ $down =~ ^[0-9]+([.][0-9]+)?$ ]] || fail "CEPH_MDS_DOWN=$down is not a number of seconds"
+    pidfile_alive "$CEPHDIR/pids/mds.a.pid" ceph-mds || fail "mds.a is not running"
+    T0=$(now_ms)
+    DEADLINE=$((T0 + START_TIMEOUT * 1000))
+    pid=$(pidfile_pid "$CEPHDIR/pids/mds.a.pid")
+    gid=$(mds_active_gid) || fail "cannot ask the mon for the active MDS"
+    kill -KILL "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    log "mds.a killed ($(elapsed))"
+    sleep "$down"
+    start_daemon mds.a
+    # the mon still shows the killed instance active for a while
+    wait_for "mds.a up:active again" mds_active_new "$gid"
+}
+
 cmd_status() {
     local d any=0
     for d in "${DAEMONS[@]}"; do
@@ -428,5 +459,6 @@ case $1 in
 start) mkdir -p -- "$SCRATCH"; cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
+mds-restart) cmd_mds_restart ;;
 *) usage ;;
 esac

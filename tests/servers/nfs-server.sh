@@ -161,6 +161,10 @@ set -euo pipefail
 scratch=$1 nfsdir=$2 conf=$3
 echo $$ >"$scratch/ganesha.pid"
 mount -t tmpfs -o mode=0755,size=8m podfs-nfs-run /run
+# FUSE mounts copied into this namespace (a client mounted before a
+# restart) would keep their daemons alive for as long as the server runs
+awk "{ for (i = 7; i <= NF; i++) if (\$i == \"-\") { if (\$(i + 1) ~ /^fuse/) print \$5; break } }" \
+    /proc/self/mountinfo | while read -r d; do umount -l "$(printf %b "$d")" 2>/dev/null || true; done
 # rpcbind: own netns with only lo up; orphaned at once so that PID 1, not
 # ganesha (which never reaps children), becomes its parent.
 ( unshare --net -- /bin/bash -c '\''echo $$ >"$1"; ip link set lo up; exec rpcbind -f'\'' \
