@@ -542,6 +542,15 @@ void nfs_conns_stop(struct nfs_be *nb)
 
 /* ---- calls --------------------------------------------------------------- */
 
+/* Whether libnfs dropped RPC's connection over a record larger than it
+ * takes (libnfs 4.0: "Incoming PDU exceeds limit of N bytes."). */
+static bool rpc_oversized(struct rpc_context *rpc)
+{
+	const char *e = rpc ? rpc_get_error(rpc) : NULL;
+
+	return e && strstr(e, "exceeds limit");
+}
+
 /*
  * An RPC-level refusal in libnfs' words (RPC_STATUS_ERROR comes for a lost
  * connection too): the server answered, so the call is done, with this
@@ -584,8 +593,7 @@ void nfs_rpc_cb(struct rpc_context *rpc, int status, void *data,
 		/* the server's answer: sending again gets the same one */
 		k->fault = FAULT_NONE;
 		snprintf(k->msg, sizeof(k->msg), "%s", (const char *)data);
-	} else if (status == RPC_STATUS_ERROR &&
-		   strstr(rpc_get_error(rpc), "exceeds limit")) {
+	} else if (status == RPC_STATUS_ERROR && rpc_oversized(rpc)) {
 		/* libnfs 4.0 drops the connection on a record over
 		 * NFS_MAX_XFER_SIZE + 4096 ("Incoming PDU exceeds limit of
 		 * N bytes."): a server that sends one is not to be asked
