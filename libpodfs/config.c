@@ -33,6 +33,13 @@ void podfs_config_init(struct podfs_config *cfg)
 	cfg->cache_size = PODFS_DEFAULT_CACHE_SIZE;
 }
 
+unsigned int podfs_config_timeout_ms(const struct podfs_config *cfg)
+{
+	uint64_t ms = (uint64_t)cfg->timeo * 100 * ((uint64_t)cfg->retrans + 1);
+
+	return ms > 0 && ms < 3600000 ? (unsigned int)ms : 3600000;
+}
+
 void podfs_config_free(struct podfs_config *cfg)
 {
 	free(cfg->source);

@@ -100,6 +100,9 @@ struct podfs_config {
 
 void podfs_config_init(struct podfs_config *cfg);
 void podfs_config_free(struct podfs_config *cfg);
+/* A soft call's bound, timeo * (retrans + 1), in milliseconds: at most
+ * an hour. */
+unsigned int podfs_config_timeout_ms(const struct podfs_config *cfg);
 /* Fills CFG from SOURCE and OPTIONS; on error returns -EINVAL with a
  * message in ERR naming the bad part. */
 int podfs_config_parse(struct podfs_config *cfg, const char *source,

@@ -222,8 +222,6 @@ fail:
 
 PODFS_EXPORT unsigned int podfs_shutdown(podfs_volume *vol)
 {
-	uint64_t ms;
-
 	if (!vol)
 		return 0;
 	/* not under vol->lock: the backend takes its own locks, which its
@@ -233,8 +231,7 @@ PODFS_EXPORT unsigned int podfs_shutdown(podfs_volume *vol)
 	    vol->ops->shutdown)
 		vol->ops->shutdown(vol->be);
 	pthread_mutex_unlock(&vol->be_lock);
-	ms = (uint64_t)vol->cfg.timeo * 100 * ((uint64_t)vol->cfg.retrans + 1);
-	return ms < 3600000 ? (unsigned int)ms : 3600000; /* as NFS's */
+	return podfs_config_timeout_ms(&vol->cfg);
 }
 
 PODFS_EXPORT int podfs_detach(podfs_volume *vol)

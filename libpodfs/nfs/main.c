@@ -241,7 +241,6 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 	struct stat st;
 	char why[256];
 	int ret, i;
-	long ms;
 
 	nb = calloc(1, sizeof(*nb));
 	if (!nb)
@@ -274,8 +273,7 @@ static int nfs_be_attach(const struct podfs_config *cfg,
 	nb->nconn = cfg->nconnect < 1 ? 1 :
 		    cfg->nconnect > PODFS_MAX_NCONNECT ? PODFS_MAX_NCONNECT :
 							  cfg->nconnect;
-	ms = (long)cfg->timeo * 100 * (cfg->retrans + 1);
-	nb->timeout_ms = ms > 0 && ms < 3600000 ? (int)ms : 3600000;
+	nb->timeout_ms = (int)podfs_config_timeout_ms(cfg);
 	nb->uid = getuid();
 	nb->gid = getgid();
 	nb->rsize = cfg->rsize > 0 ? (uint32_t)cfg->rsize : PODFS_MAX_IOSIZE;
