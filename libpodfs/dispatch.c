@@ -82,6 +82,17 @@ static ssize_t op_end(struct podfs_volume *vol, enum dispatch_op op,
 
 /* ---- names ------------------------------------------------------------------ */
 
+/* RET from a call on IN: -ESTALE says IN is no longer what its names
+ * name, so no cached name leads to it until a lookup finds it again (a
+ * cached name needs cached attributes: see lookup_cached). The kernel
+ * looks a name up again after -ESTALE; it must reach the server. */
+static int gone(struct podfs_inode *in, int ret)
+{
+	if (ret == -ESTALE)
+		cache_attr_drop(in);
+	return ret;
+}
+
 /* NAME in DIR from the cache: 1 with OUT filled and *INP its inode (a
  * lookup reference), -ENOENT for a cached "no such name" (with a
  * message), 0 when the cache can't tell. */
@@ -237,7 +248,7 @@ int dispatch_getattr(struct podfs_volume *vol, struct podfs_inode *in,
 		ret = (int)CALL(vol, OP_GETATTR, getattr, "getattr", in->obj,
 				bf, st);
 		if (ret)
-			return ret;
+			return gone(in, ret);
 		diff = cache_attr_set(vol, in, st, since);
 		if (diff >= 0 || tries == 2)
 			break;
@@ -492,6 +503,7 @@ int dispatch_revalidate_name(struct podfs_volume *vol, struct podfs_inode *in,
 			vol->ops->put(vol->be, obj);
 		cache_dentry_drop(dir, name);
 		inode_drop_name(in, dir->ino, name);
+		gone(in, -ESTALE);
 		ret = podfs_set_error(vol, ESTALE,
 				      "%s: replaced or removed by another "
 				      "client since it was looked up", name);
@@ -511,7 +523,7 @@ int dispatch_open(struct podfs_volume *vol, struct podfs_inode *in, int flags,
 
 	if (!ret && flags & O_TRUNC)
 		cache_attr_drop(in);
-	return ret;
+	return gone(in, ret);
 }
 
 ssize_t dispatch_read(struct podfs_volume *vol, struct podfs_file *f,

@@ -361,8 +361,9 @@ PODFS_EXPORT int podfs_ll_statfs(podfs_volume *vol, uint64_t ino,
 }
 
 /* Close-to-open: may what was cached of IN's data before this open be
- * kept (KEEP)? With cto (and cache=strict) the server is asked even when
- * the cached attributes are fresh, by looking the file's name up again
+ * kept (KEEP)? With cto (and cache=strict, or cache=none, which keeps no
+ * data but caches attributes) the server is asked even when the cached
+ * attributes are fresh, by looking the file's name up again
  * (one request, as a GETATTR): a change of size, mtime or ctime says no,
  * and a name that names another file now (replaced by a rename) fails
  * the open with -ESTALE, so the caller looks it up again (the kernel
@@ -372,7 +373,7 @@ PODFS_EXPORT int podfs_ll_statfs(podfs_volume *vol, uint64_t ino,
  * every change needs no asking. */
 static bool cto_asks(const struct podfs_volume *vol)
 {
-	return vol->cfg.cto && vol->cfg.cache_mode == PODFS_CACHE_STRICT;
+	return vol->cfg.cto && vol->cfg.cache_mode != PODFS_CACHE_LOOSE;
 }
 
 static int open_revalidate(struct podfs_volume *vol, struct podfs_inode *in,
@@ -384,10 +385,8 @@ static int open_revalidate(struct podfs_volume *vol, struct podfs_inode *in,
 	int ret;
 
 	*keep = false;
-	if (vol->cfg.cache_mode == PODFS_CACHE_NONE)
-		return 0;
 	if (vol->be->coherent) {
-		*keep = true;
+		*keep = vol->cfg.cache_mode != PODFS_CACHE_NONE;
 		return 0;
 	}
 	if (force && bf->by_name) {
@@ -400,9 +399,13 @@ static int open_revalidate(struct podfs_volume *vol, struct podfs_inode *in,
 		return ret;
 	if (ret)
 		ret = dispatch_getattr(vol, in, bf, force, &st, &changed);
-	/* an error: can't tell, so nothing is kept; nor when attributes
+	/* gone from the server: the name the caller opened by is stale */
+	if (ret == -ESTALE)
+		return ret;
+	/* another error: can't tell, so nothing is kept; nor when attributes
 	 * read since the last open (a lookup's) showed a change */
-	*keep = !cache_attr_take_stale(in) && !ret && !changed;
+	*keep = !cache_attr_take_stale(in) && !ret && !changed &&
+		vol->cfg.cache_mode != PODFS_CACHE_NONE;
 	if (!*keep)
 		data_invalidate(vol, in);
 	return 0;

@@ -350,6 +350,10 @@ uint64_t nfs_key(const struct nfs_fh *fh, uint64_t fileid);
 struct nfs_obj *nfs_obj_new(struct nfs_be *nb, const void *fh, uint32_t len,
 			    uint64_t fileid, mode_t type);
 void nfs_obj_put(struct nfs_be *nb, struct nfs_obj *o);
+bool nfs_fh_eq(const struct nfs_fh *a, const struct nfs_fh *b);
+/* Forgets DIR/NAME as O's name, if it is the one O has. */
+void nfs_obj_unhint(struct nfs_be *nb, struct nfs_obj *o,
+		    const struct nfs_fh *dir, const char *name);
 /* Remembers DIR/NAME as a name of O. */
 void nfs_obj_hint(struct nfs_be *nb, struct nfs_obj *o,
 		  const struct nfs_fh *dir, const char *name);

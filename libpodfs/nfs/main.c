@@ -155,7 +155,7 @@ void nfs_obj_put(struct nfs_be *nb, struct nfs_obj *o)
 	free(o);
 }
 
-static bool fh_eq(const struct nfs_fh *a, const struct nfs_fh *b)
+bool nfs_fh_eq(const struct nfs_fh *a, const struct nfs_fh *b)
 {
 	return a->len == b->len && !memcmp(a->data, b->data, a->len);
 }
@@ -182,6 +182,20 @@ void nfs_obj_hint(struct nfs_be *nb, struct nfs_obj *o,
 	pthread_mutex_unlock(&nb->names);
 }
 
+/* O's name is not DIR/NAME: forgotten if that is the one it has. */
+void nfs_obj_unhint(struct nfs_be *nb, struct nfs_obj *o,
+		    const struct nfs_fh *dir, const char *name)
+{
+	pthread_mutex_lock(&nb->names);
+	if (o->hint_name && !strcmp(o->hint_name, name) &&
+	    nfs_fh_eq(&o->hint_dir, dir)) {
+		free(o->hint_name);
+		o->hint_name = NULL;
+		o->hint_dir.len = 0;
+	}
+	pthread_mutex_unlock(&nb->names);
+}
+
 /* The open object last seen as DIR/NAME, with a reference, or NULL. */
 static struct nfs_obj *open_named(struct nfs_be *nb, const struct nfs_obj *dir,
 				  const char *name)
@@ -191,7 +205,7 @@ static struct nfs_obj *open_named(struct nfs_be *nb, const struct nfs_obj *dir,
 	pthread_mutex_lock(&nb->names);
 	for (o = nb->opened; o; o = o->open_next)
 		if (!o->silly && o->hint_name && !strcmp(o->hint_name, name) &&
-		    fh_eq(&o->hint_dir, &dir->fh))
+		    nfs_fh_eq(&o->hint_dir, &dir->fh))
 			break;
 	if (o)
 		atomic_fetch_add(&o->refs, 1);
@@ -1091,13 +1105,17 @@ static int nfs_be_fsync(struct podfs_backend *be, struct podfs_bfile *file,
 	return nfs_commit(NB(be), OBJ(file->obj));
 }
 
-/* ---- NFSv3: removing a name that is open ------------------------------------ */
+/* ---- removing a name that is open ------------------------------------------ */
 
 /*
- * An NFSv3 server forgets a removed file at once, so a file removed while
- * open is renamed away instead (".podfs-FILEID-N" in its directory) and
- * removed when the last file closes, as the Linux client's
- * nfs_sillyrename() does.
+ * An NFSv3 server forgets a removed file at once. An NFSv4.0 server
+ * holding an OPEN of it need not: ganesha's READs go on (through its own
+ * descriptor), its GETATTRs fail with NFS4ERR_STALE, and an open without
+ * a known name has no OPEN. So a file open here, when this client
+ * removes or renames over its last name, is renamed away instead
+ * (".podfs-KEY-N" in its directory) and removed when the last file
+ * closes, as the Linux client's nfs_sillyrename() does for both
+ * versions. Another client's remove is the server's business.
  */
 static int silly_rename(struct nfs_be *nb, struct nfs_obj *dir,
 			const char *name, struct nfs_obj *o)
@@ -1125,7 +1143,47 @@ static int silly_rename(struct nfs_be *nb, struct nfs_obj *dir,
 	return 0;
 }
 
-/* Whether NAME in DIR is the open object O (the name may be stale). */
+/* The object NAME of DIR names, if it is open here (not renamed away
+ * already) and NAME is its last name, with a reference; else NULL. Asked
+ * with a LOOKUP of NAME only if an open file was last seen under NAME or
+ * has no name known (this client moves the names it changes: the
+ * others' changes are theirs). NAME, going, is forgotten as any open
+ * file's name but the one returned. */
+static struct nfs_obj *open_named_now(struct nfs_be *nb, struct nfs_obj *dir,
+				      const char *name)
+{
+	struct nfs_obj *o, *found, *victim = NULL;
+	struct stat st;
+	uint64_t key;
+	bool ask = false;
+
+	pthread_mutex_lock(&nb->names);
+	for (o = nb->opened; o && !ask; o = o->open_next)
+		ask = !o->silly &&
+		      (!o->hint_name || (!strcmp(o->hint_name, name) &&
+					 nfs_fh_eq(&o->hint_dir, &dir->fh)));
+	pthread_mutex_unlock(&nb->names);
+	if (!ask || VOPS(nb)->lookup(nb, dir, name, &found, &st))
+		return NULL;
+	key = found->b.key;
+	nfs_obj_put(nb, found);
+	pthread_mutex_lock(&nb->names);
+	for (o = nb->opened; o; o = o->open_next) {
+		if (o->b.key == key && !o->silly && st.st_nlink <= 1) {
+			victim = o;
+			atomic_fetch_add(&victim->refs, 1);
+		} else if (o->hint_name && !strcmp(o->hint_name, name) &&
+			   nfs_fh_eq(&o->hint_dir, &dir->fh)) {
+			free(o->hint_name);
+			o->hint_name = NULL;
+			o->hint_dir.len = 0;
+		}
+	}
+	pthread_mutex_unlock(&nb->names);
+	return victim;
+}
+
+/* Whether NAME in DIR is object O now. */
 static bool is_named(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
 		     struct nfs_obj *o)
 {
@@ -1140,26 +1198,19 @@ static bool is_named(struct nfs_be *nb, struct nfs_obj *dir, const char *name,
 	return same;
 }
 
-/* NAME of DIR is going: renamed away (1) if it is an open file (NFSv3),
+/* NAME of DIR is going: renamed away (1) if it names a file open here,
  * else 0, or -errno. */
 static int release_name(struct nfs_be *nb, struct nfs_obj *dir,
 			const char *name)
 {
-	struct nfs_obj *o;
-	int ret = 0;
+	struct nfs_obj *o = open_named_now(nb, dir, name);
+	int ret;
 
-	if (nb->vers != 3)
-		return 0;
-	o = open_named(nb, dir, name);
 	if (!o)
 		return 0;
-	if (is_named(nb, dir, name, o)) {
-		ret = silly_rename(nb, dir, name, o);
-		if (!ret)
-			ret = 1;
-	}
+	ret = silly_rename(nb, dir, name, o);
 	nfs_obj_put(nb, o);
-	return ret;
+	return ret ? ret : 1;
 }
 
 static void file_closed(struct nfs_be *nb, struct nfs_obj *o)
@@ -1319,11 +1370,11 @@ static int nfs_be_rename(struct podfs_backend *be, struct podfs_bobj *dir,
 		}
 		if (ret != -ENOENT)
 			return ret;
-	} else if (nb->vers == 3 && (o = open_named(nb, nd, newname))) {
+	} else if ((o = open_named_now(nb, nd, newname))) {
 		/* An open file renamed over: moved away first, unless the
 		 * two names are links of it. */
 		ret = 0;
-		if (is_named(nb, nd, newname, o) && !is_named(nb, d, name, o))
+		if (!is_named(nb, d, name, o))
 			ret = silly_rename(nb, nd, newname, o);
 		nfs_obj_put(nb, o);
 		if (ret)

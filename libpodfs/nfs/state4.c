@@ -348,6 +348,24 @@ static bool same_handle(const struct nfs_fh *v4, const struct nfs_fh *fh)
 	return true;
 }
 
+/* An OPEN of O by NAME in DIR: 0 with OP filled, -ENOENT when NAME is
+ * gone or names another file now (O's lock held). */
+static int open_by(struct nfs_be *nb, struct nfs_obj *o, uint32_t access,
+		   const struct nfs_fh *dir, const char *name,
+		   struct nfs4_opened *op)
+{
+	struct nfs4_open *st = o->open;
+	int ret = nfs4_open_call(nb, st->owner, dir, name, access, -1, 0, NULL,
+				 op, NULL);
+
+	if (!ret && !same_handle(&op->fh, &o->fh)) {
+		if (!confirm(nb, st->owner, op))
+			close_other(nb, st, op);
+		ret = -ENOENT;
+	}
+	return ret;
+}
+
 static int open_locked(struct nfs_be *nb, struct nfs_obj *o, uint32_t access,
 		       struct nfs_open_by *by)
 {
@@ -365,30 +383,29 @@ static int open_locked(struct nfs_be *nb, struct nfs_obj *o, uint32_t access,
 	    st->client_gen != atomic_load(&nb->client.gen))
 		ret = nfs4_open_call(nb, st->owner, &o->fh, NULL, access, -1, 0,
 				     NULL, &op, NULL);
+	/* the caller's name: the OPEN then checks it too */
 	if (ret && by) {
-		/* the caller's name: the OPEN then checks it too */
-		dir = *by->dir;
-		name = strdup(by->name);
-	} else if (ret) {
+		ret = open_by(nb, o, access, by->dir, by->name, &op);
+		found = !ret;
+		if (!ret)
+			nfs_obj_hint(nb, o, by->dir, by->name);
+		else if (ret == -ENOENT)
+			nfs_obj_unhint(nb, o, by->dir, by->name);
+	}
+	/* else the name O was last seen under, forgotten if it is not */
+	if (ret == -ENOENT) {
 		pthread_mutex_lock(&nb->names);
 		if (o->hint_name) {
 			dir = o->hint_dir;
 			name = strdup(o->hint_name);
 		}
 		pthread_mutex_unlock(&nb->names);
-	}
-	if (ret) {
-		ret = name ? nfs4_open_call(nb, st->owner, &dir, name, access,
-					    -1, 0, NULL, &op, NULL) :
-			     -ENOENT;
-		free(name);
-		if (!ret && !same_handle(&op.fh, &o->fh)) {
-			/* the name is another file's now */
-			if (!confirm(nb, st->owner, &op))
-				close_other(nb, st, &op);
-			ret = -ENOENT;
+		if (name) {
+			ret = open_by(nb, o, access, &dir, name, &op);
+			if (ret == -ENOENT)
+				nfs_obj_unhint(nb, o, &dir, name);
+			free(name);
 		}
-		found = by && !ret;
 	}
 	if (ret == -ENOENT || ret == -ESTALE) {
 		st->anonymous = true;

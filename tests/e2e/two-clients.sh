@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Two mounts of one volume are two clients (two nodes of a cluster): what
 # one writes and closes, the other reads at its next open, though it read
-# (and its kernel cached) the old data before: same size, grown, shrunk.
+# (and its kernel cached) the old data before: same size, grown, shrunk;
+# a name it knew, replaced, is the new file at its next open.
 # On CephFS the kernel keeps file data across opens and the server's recall
 # of the reader's cache drops it, so the reader sees the change even
 # through a file it holds open. NFSv3, NFSv4 and CephFS.
@@ -49,6 +50,17 @@ two_clients() {
 	cmp -s "$a/blob" "$b/blob" || flunk "$label: blob differs on the reader"
 	printf 'yyyy' | dd of="$a/blob" bs=1 seek=4096 conv=notrunc status=none
 	expect_content "$label: in-place rewrite" "$b/blob" "$(cat "$a/blob")"
+
+	# a file the reader knew under two links, both removed by the
+	# writer, one name made again: the reader's next open of it finds
+	# the new file at once, not "Stale file handle"
+	printf 'old\n' >"$a/x"
+	ln "$a/x" "$a/x2"
+	stat "$b/x" "$b/x2" >/dev/null
+	rm "$a/x" "$a/x2"
+	printf 'new\n' >"$a/x"
+	got=$(cat "$b/x" 2>&1) || true
+	[ "$got" = new ] || flunk "$label: a name replaced elsewhere reads '$got', not 'new'"
 
 	podfs_umount "$b" "$db"
 	podfs_umount "$a" "$da"
