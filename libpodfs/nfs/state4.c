@@ -393,13 +393,14 @@ static int open_locked(struct nfs_be *nb, struct nfs_obj *o, uint32_t access,
 			nfs_obj_unhint(nb, o, by->dir, by->name);
 	}
 	/* else the name O was last seen under, forgotten if it is not */
-	if (ret == -ENOENT) {
+	if (ret && (!by || ret == -ENOENT)) {
 		pthread_mutex_lock(&nb->names);
 		if (o->hint_name) {
 			dir = o->hint_dir;
 			name = strdup(o->hint_name);
 		}
 		pthread_mutex_unlock(&nb->names);
+		ret = -ENOENT;
 		if (name) {
 			ret = open_by(nb, o, access, &dir, name, &op);
 			if (ret == -ENOENT)
