@@ -380,6 +380,9 @@ int data_release(struct podfs_volume *vol, struct podfs_file *f);
 void data_invalidate(struct podfs_volume *vol, struct podfs_inode *in);
 /* The server said IN's size is SIZE (its attributes). */
 void data_server_size(struct podfs_inode *in, off_t size);
+/* IN was truncated (or extended) to SIZE here: its size now, whatever
+ * reads in flight were sent before. */
+void data_set_size(struct podfs_inode *in, off_t size);
 /* ST (IN's, as the server said) with the size this client sees: what it
  * wrote and did not send yet counts. */
 void data_patch_size(struct podfs_inode *in, struct stat *st);

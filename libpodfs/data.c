@@ -339,6 +339,13 @@ void data_server_size(struct podfs_inode *in, off_t size)
 		in->dsize = size;
 }
 
+void data_set_size(struct podfs_inode *in, off_t size)
+{
+	pthread_mutex_lock(&in->lock);
+	in->dsize = size;
+	pthread_mutex_unlock(&in->lock);
+}
+
 void data_patch_size(struct podfs_inode *in, struct stat *st)
 {
 	if (!S_ISREG(st->st_mode))
@@ -523,6 +530,30 @@ static bool dblock_has(const struct dblock *b, uint32_t off, uint32_t n)
 {
 	return off + n <= b->vend ||
 	       (off >= b->dstart && off + n <= b->dend);
+}
+
+/* N bytes of B from BOFF into OUT, where the server's data ends inside
+ * them (B's lock held): what B holds (the server's, up to vend, and what
+ * was written here), zeros for the rest, a hole the server does not have
+ * yet. */
+static void dblock_copy_hole(const struct dblock *b, uint32_t boff,
+			     uint32_t n, char *out)
+{
+	bool dirty = !dblock_clean(b);
+	uint32_t at = boff, end = boff + n, to;
+
+	while (at < end) {
+		if (at < b->vend || (dirty && at >= b->dstart && at < b->dend)) {
+			to = at < b->vend ? b->vend : b->dend;
+			to = to < end ? to : end;
+			memcpy(out + (at - boff), b->data + at, to - at);
+		} else {
+			to = dirty && b->dstart > at && b->dstart < end ?
+				     b->dstart : end;
+			memset(out + (at - boff), 0, to - at);
+		}
+		at = to;
+	}
 }
 
 /* Reads from the server into the blocks from INDEX on (IN's lock held,
@@ -751,10 +782,11 @@ ssize_t data_read(struct podfs_volume *vol, struct podfs_file *f, char *buf,
 		ret = 0;
 		if (!b || b->reading || dblock_has(b, boff, (uint32_t)n))
 			continue;
-		/* the server ends before this: a hole up to what we wrote
-		 * further on and have not sent yet, or the end of file */
+		/* the server ends inside or before this: a hole up to what
+		 * we wrote further on and have not sent yet, or the end of
+		 * file */
 		if (in->dsize >= 0 && pos < in->dsize) {
-			memset(buf + done, 0, n);
+			dblock_copy_hole(b, boff, (uint32_t)n, buf + done);
 			if (fn)
 				lend_add(dc, &lend, NULL, buf + done, n);
 			done += n;

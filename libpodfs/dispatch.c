@@ -85,11 +85,14 @@ static ssize_t op_end(struct podfs_volume *vol, enum dispatch_op op,
 /* RET from a call on IN: -ESTALE says IN is no longer what its names
  * name, so no cached name leads to it until a lookup finds it again (a
  * cached name needs cached attributes: see lookup_cached). The kernel
- * looks a name up again after -ESTALE; it must reach the server. */
+ * looks a name up again after -ESTALE; it must reach the server. Changed
+ * by another client, not by us: its cached data goes at the next open
+ * (were the attributes merely dropped, the next ones, though changed,
+ * would be taken for our own change). */
 static int gone(struct podfs_inode *in, int ret)
 {
 	if (ret == -ESTALE)
-		cache_attr_drop(in);
+		cache_attr_foreign(in);
 	return ret;
 }
 
@@ -274,11 +277,15 @@ int dispatch_setattr(struct podfs_volume *vol, struct podfs_inode *in,
 			to_set, out);
 	if (to_set & PODFS_SET_SIZE)
 		data_invalidate(vol, in);
-	if (ret)
+	if (ret) {
 		cache_attr_drop(in); /* it may have half happened */
-	else
-		cache_attr_set(vol, in, out, since);
-	return ret;
+		return ret;
+	}
+	cache_attr_set(vol, in, out, since);
+	/* a read in flight (read-ahead) keeps the size it had before */
+	if (to_set & PODFS_SET_SIZE)
+		data_set_size(in, attr->st_size);
+	return 0;
 }
 
 /* ---- directories --------------------------------------------------------------- */

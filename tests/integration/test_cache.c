@@ -1639,6 +1639,41 @@ END_TEST
  * its own change looks like another client's. */
 
 /*
+ * A read across the server's end of file inside a block, while this
+ * client has written further on and not sent it yet: what the server
+ * holds up to its end, then zeros up to what was written (a hole). The
+ * cache once took the whole block for a hole (fsx found it: written
+ * data read back as zeros).
+ */
+START_TEST(test_read_across_server_eof)
+{
+	const size_t len = 100000, at = 200000, span = 65536;
+	char *data = xmalloc(len), *got = xmalloc(span), *want = xmalloc(span);
+	podfs_file *f;
+	uint64_t ino;
+
+	begin(NULL, NULL);
+	fill_chunk(data, len, test_seed);
+	put_new(va, dir_a, "eof", data, len);
+	ino = lookup(vb, dir_b, "eof");
+	OKV(vb, podfs_ll_open(vb, ino, O_RDWR, &f));
+	EQV(vb, podfs_pwrite(vb, f, "written late", 12, at), 12);
+	/* the block from 65536 holds the server's end of file (100000) */
+	memset(want, 0, span);
+	memcpy(want, data + span, len - span);
+	EQV(vb, podfs_pread(vb, f, got, span, span), span);
+	expect_bytes(got, want, span, "a block across the server's end");
+	EQV(vb, podfs_pread(vb, f, got, 12, at), 12);
+	expect_bytes(got, "written late", 12, "what was written past it");
+	OKV(vb, podfs_release(vb, f));
+	podfs_ll_forget(vb, ino, 1);
+	free(data);
+	free(got);
+	free(want);
+}
+END_TEST
+
+/*
  * What a volume changed itself is no news to it (issue 10: "Attributes
  * returned by every reply (READDIRPLUS, WRITE, SETATTR, COMPOUND GETATTRs)
  * refresh it"): after A writes a file and closes it, A's next open keeps
@@ -1872,6 +1907,7 @@ static Suite *backend_suite(size_t b)
 	tc = new_tcase(s, b, "own_changes");
 	tcase_add_test(tc, test_reread_own_write);
 	tcase_add_test(tc, test_names_after_own_create);
+	tcase_add_test(tc, test_read_across_server_eof);
 	return s;
 }
 
