@@ -1030,18 +1030,23 @@ static struct dwrite *take_run(struct podfs_volume *vol,
 
 /* Takes runs of IN's written data to send (IN's lock held): all of it
  * (ALL), else only full runs; no more than the volume's room for I/O in
- * flight allows, but at least one. Their requests in W and OFF; how
- * many. */
+ * flight allows (one run whatever its size when nothing is in flight).
+ * Their requests in W and OFF; how many. *FULL: it stopped for want of
+ * room. Sixty-four writers each sending "at least one" run of 4 MiB
+ * held 256 MiB in flight with cache_size=64M. */
 static size_t take_runs(struct podfs_volume *vol, struct podfs_inode *in,
-			bool all, struct dwrite **w, off_t *off)
+			bool all, struct dwrite **w, off_t *off, bool *full)
 {
 	struct data_cache *dc = &vol->data;
 	struct dblock **v;
 	size_t n, i = 0, taken = 0;
 	uint64_t room;
+	bool idle;
 
+	*full = false;
 	pthread_mutex_lock(&dc->lock);
 	room = dc->io < dc->io_limit ? dc->io_limit - dc->io : 0;
+	idle = dc->io == 0;
 	pthread_mutex_unlock(&dc->lock);
 	v = dirty_blocks(in, &n);
 	while (v && i < n && taken < WB_BATCH) {
@@ -1054,8 +1059,10 @@ static size_t take_runs(struct podfs_volume *vol, struct podfs_inode *in,
 			len += v[j]->dend;
 			j++;
 		}
-		if (taken && len > room)
+		if (len > room && (taken || !idle)) {
+			*full = true;
 			break;
+		}
 		if (all || len >= dc->run) {
 			w[taken] = take_run(vol, in, v + i, j - i, &off[taken]);
 			if (!w[taken])
@@ -1069,6 +1076,18 @@ static size_t take_runs(struct podfs_volume *vol, struct podfs_inode *in,
 	return taken;
 }
 
+/* Waits a while for one of the requests in flight to end. */
+static void wait_io_room(struct data_cache *dc)
+{
+	struct timespec ts;
+
+	deadline_in(&ts, FLUSH_TICK);
+	pthread_mutex_lock(&dc->lock);
+	if (dc->io)
+		pthread_cond_timedwait(&dc->room, &dc->lock, &ts);
+	pthread_mutex_unlock(&dc->lock);
+}
+
 /* Sends IN's written data: all of it (ALL) or what is due: full runs,
  * and everything once the oldest waited WB_AGE. */
 static void write_back(struct podfs_volume *vol, struct podfs_inode *in,
@@ -1080,11 +1099,19 @@ static void write_back(struct podfs_volume *vol, struct podfs_inode *in,
 	pthread_mutex_lock(&in->lock);
 	while (in->ndirty && in->wfile) {
 		struct podfs_file *wf = in->wfile;
+		bool full;
 		size_t n;
 
 		if (in->dirty_at && now_ns() - in->dirty_at >= WB_AGE)
 			all = true;
-		n = take_runs(vol, in, all, w, off);
+		n = take_runs(vol, in, all, w, off, &full);
+		if (!n && full && all) {
+			/* a flush waits for room as long as it takes */
+			pthread_mutex_unlock(&in->lock);
+			wait_io_room(&vol->data);
+			pthread_mutex_lock(&in->lock);
+			continue;
+		}
 		if (!n)
 			break;
 		/* the requests hold in->io: WF stays open until they end */
