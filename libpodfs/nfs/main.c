@@ -462,15 +462,34 @@ static int nfs_be_getattr(struct podfs_backend *be, struct podfs_bobj *obj,
 	return VOPS(nb)->getattr(nb, OBJ(obj), st);
 }
 
+/* Sets O's size. What was written UNSTABLE before is committed first,
+ * as Linux does (nfs_setattr syncs the inode): a server restart before
+ * a later COMMIT would have it sent again, after the truncate, and the
+ * file would grow back with data cut from it. fsx found it, with a
+ * restart of the server during its run. */
+static int set_size(struct nfs_be *nb, struct nfs_obj *o, struct nfs_file *f,
+		    const struct stat *attr, int to_set, struct stat *out)
+{
+	int ret = nfs_commit(nb, o);
+
+	if (ret)
+		return ret;
+	return VOPS(nb)->setattr(nb, o, f, attr, to_set, out);
+}
+
 static int nfs_be_setattr(struct podfs_backend *be, struct podfs_bobj *obj,
 			  struct podfs_bfile *file, const struct stat *attr,
 			  int to_set, struct stat *out)
 {
 	struct nfs_be *nb = NB(be);
+	struct nfs_file *f = file ? NFILE(file) : NULL;
 	struct stat st;
 
-	return VOPS(nb)->setattr(nb, OBJ(obj), file ? NFILE(file) : NULL,
-				 attr, to_set, out ? out : &st);
+	if (to_set & PODFS_SET_SIZE)
+		return set_size(nb, OBJ(obj), f, attr, to_set,
+				out ? out : &st);
+	return VOPS(nb)->setattr(nb, OBJ(obj), f, attr, to_set,
+				 out ? out : &st);
 }
 
 static int nfs_be_readdir(struct podfs_backend *be, struct podfs_bobj *dir,
@@ -716,7 +735,7 @@ static int truncate_open(struct nfs_be *nb, struct nfs_obj *o,
 {
 	struct stat attr = { .st_size = 0 }, st;
 
-	return VOPS(nb)->setattr(nb, o, f, &attr, PODFS_SET_SIZE, &st);
+	return set_size(nb, o, f, &attr, PODFS_SET_SIZE, &st);
 }
 
 static int nfs_be_create(struct podfs_backend *be, struct podfs_bobj *dir,

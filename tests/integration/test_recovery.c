@@ -270,8 +270,9 @@ static void expect_file(podfs_volume *v, podfs_file *file,
 	expect_bytes(buf, want, FILE_SIZE, what);
 }
 
-/* The server's own copy of NAME (under the export), byte for byte. */
-static void expect_on_server(const char *name, const unsigned char *want)
+/* The server's own copy of NAME (under the export): LEN bytes, WANT's. */
+static void expect_on_server_n(const char *name, const unsigned char *want,
+			       size_t len)
 {
 	unsigned char buf[FILE_SIZE + 1];
 	char path[2048];
@@ -283,9 +284,14 @@ static void expect_on_server(const char *name, const unsigned char *want)
 	ck_assert_msg(f, "%s: %s", path, strerror(errno));
 	n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
-	ck_assert_msg(n == FILE_SIZE, "%s holds %zu bytes, expected %d", path,
-		      n, FILE_SIZE);
-	expect_bytes(buf, want, FILE_SIZE, path);
+	ck_assert_msg(n == len, "%s holds %zu bytes, expected %zu", path, n,
+		      len);
+	expect_bytes(buf, want, len, path);
+}
+
+static void expect_on_server(const char *name, const unsigned char *want)
+{
+	expect_on_server_n(name, want, FILE_SIZE);
 }
 
 static const char *vers_url(int vers)
@@ -1000,6 +1006,27 @@ END_TEST
 
 /* ---- stable writes: what a restart lost is sent again ---------------------- */
 
+/* Waits for V's write-back to send FILE_SIZE bytes (UNSTABLE) and checks
+ * that nothing committed them: what the cache's write-back leaves behind
+ * when it sends written data on its timer (flush, as close, commits). */
+static void sent_uncommitted(podfs_volume *v, int vers)
+{
+	struct podfs_stats before, after;
+
+	OK(v, podfs_stats(v, &before));
+	for (int i = 0; i < 100; i++) {
+		OK(v, podfs_stats(v, &after));
+		if (after.write_bytes - before.write_bytes >= FILE_SIZE)
+			break;
+		sleep_s(0.05);
+	}
+	ck_assert_msg(after.write_bytes - before.write_bytes >= FILE_SIZE,
+		      "NFSv%d: the write-back did not send %d bytes within 5 s",
+		      vers, FILE_SIZE);
+	ck_assert_msg(after.commits == before.commits,
+		      "NFSv%d: the write-back committed: nothing to lose", vers);
+}
+
 /*
  * Data written UNSTABLE lives in the server's memory until a COMMIT; a
  * server that crashes loses it, and says so with a new write verifier.
@@ -1022,22 +1049,7 @@ static void commit_after_restart(int vers)
 	fill(data, FILE_SIZE, 40 + vers, 1);
 	ck_assert_msg(podfs_pwrite(v, f, data, FILE_SIZE, 0) == FILE_SIZE,
 		      "write %s: %s", name, podfs_errmsg(v));
-	/* sent (UNSTABLE), not committed: what the cache's write-back
-	 * leaves behind when it sends written data on its timer (flush,
-	 * as close, commits too) */
-	OK(v, podfs_stats(v, &before));
-	for (int i = 0; i < 100; i++) {
-		OK(v, podfs_stats(v, &after));
-		if (after.write_bytes - before.write_bytes >= FILE_SIZE)
-			break;
-		sleep_s(0.05);
-	}
-	ck_assert_msg(after.write_bytes - before.write_bytes >= FILE_SIZE,
-		      "NFSv%d: the write-back did not send %d bytes within 5 s",
-		      vers, FILE_SIZE);
-	ck_assert_msg(after.commits == before.commits,
-		      "NFSv%d: the write-back committed: nothing to lose", vers);
-
+	sent_uncommitted(v, vers);
 	server_do("down", NULL);
 	memset(zeros, 0, sizeof(zeros));
 	snprintf(path, sizeof(path), "%s%s", export_dir, name);
@@ -1073,6 +1085,57 @@ END_TEST
 START_TEST(test_commit_restart_v4)
 {
 	commit_after_restart(4);
+}
+END_TEST
+
+/*
+ * A truncate after UNSTABLE writes, then a restart: what was cut off must
+ * stay cut off. The uncommitted data is kept to be sent again if the
+ * server lost it; sent after the truncate, it would grow the file back
+ * (fsx saw it, when another test restarted the server during its run).
+ */
+static void truncate_then_restart(int vers)
+{
+	unsigned char data[FILE_SIZE];
+	struct stat st;
+	char name[256];
+	podfs_volume *v;
+	podfs_file *f;
+
+	v = attach(vers, NULL);
+	snprintf(name, sizeof(name), "/cut%d-%d", vers, (int)getpid());
+	OK(v, podfs_open(v, name, O_RDWR | O_CREAT | O_TRUNC, 0644, &f));
+	fill(data, FILE_SIZE, 50 + vers, 1);
+	ck_assert_msg(podfs_pwrite(v, f, data, FILE_SIZE, 0) == FILE_SIZE,
+		      "write %s: %s", name, podfs_errmsg(v));
+	sent_uncommitted(v, vers);
+	OK(v, podfs_truncate(v, name, BLOCK));
+
+	server_do("down", NULL);
+	/* the server's write verifier comes from its start time */
+	sleep_s(1.1);
+	server_do("up", NULL);
+
+	OK(v, podfs_fsync(v, f, 0));
+	OK(v, podfs_close(v, f));
+	expect_on_server_n(name + 1, data, BLOCK);
+	OK(v, podfs_stat(v, name, &st));
+	ck_assert_msg(st.st_size == BLOCK,
+		      "NFSv%d: truncated to %d bytes, the file has %lld after "
+		      "a restart", vers, BLOCK, (long long)st.st_size);
+	OK(v, podfs_unlink(v, name));
+	podfs_free(v);
+}
+
+START_TEST(test_truncate_restart_v3)
+{
+	truncate_then_restart(3);
+}
+END_TEST
+
+START_TEST(test_truncate_restart_v4)
+{
+	truncate_then_restart(4);
 }
 END_TEST
 
@@ -1128,6 +1191,8 @@ static Suite *recovery_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_commit_restart_v3);
 	tcase_add_test(tc, test_commit_restart_v4);
+	tcase_add_test(tc, test_truncate_restart_v3);
+	tcase_add_test(tc, test_truncate_restart_v4);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lease");
