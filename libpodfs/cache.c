@@ -99,21 +99,19 @@ uint64_t cache_attr_since(void)
 	return __atomic_add_fetch(&attr_news, 1, __ATOMIC_RELAXED);
 }
 
-int cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
-		   const struct stat *st, uint64_t since)
+/* cache_attr_set, IN's lock held. */
+static int attr_store(struct podfs_volume *vol, struct podfs_inode *in,
+		      const struct stat *st, uint64_t since)
 {
 	struct cache_attr *a = &in->attr;
 	uint64_t now = now_ns(), min, max;
 	bool known, changed, foreign;
 
 	ac_bounds(&vol->cfg, st->st_mode, &min, &max);
-	pthread_mutex_lock(&in->lock);
 	/* sent before our own write landed, or before a newer reply was
 	 * stored: it may say a size the file had before */
-	if (since < a->gen) {
-		pthread_mutex_unlock(&in->lock);
+	if (since < a->gen)
 		return -1;
-	}
 	a->gen = since;
 	known = a->read_at != 0;
 	changed = !known || attr_changed(&a->st, st);
@@ -145,8 +143,34 @@ int cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
 	a->valid = true;
 	if (S_ISREG(st->st_mode))
 		data_server_size(in, st->st_size);
-	pthread_mutex_unlock(&in->lock);
 	return foreign;
+}
+
+int cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
+		   const struct stat *st, uint64_t since)
+{
+	int ret;
+
+	pthread_mutex_lock(&in->lock);
+	ret = attr_store(vol, in, st, since);
+	pthread_mutex_unlock(&in->lock);
+	return ret;
+}
+
+/* A GETATTR sent after the SETATTR and answered before it (on another
+ * connection, say) is newer by SINCE and older in truth: fsx saw a
+ * truncated file keep its size before, when a release's GETATTR crossed
+ * an ftruncate. */
+void cache_attr_set_changed(struct podfs_volume *vol, struct podfs_inode *in,
+			    const struct stat *st, uint64_t since)
+{
+	pthread_mutex_lock(&in->lock);
+	in->attr.own = true; /* what it shows changed is our change */
+	if (attr_store(vol, in, st, since) < 0)
+		cache_attr_drop_locked(in);
+	else
+		in->attr.gen = cache_attr_since();
+	pthread_mutex_unlock(&in->lock);
 }
 
 bool cache_attr_get(struct podfs_volume *vol, struct podfs_inode *in,

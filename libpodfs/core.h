@@ -133,10 +133,14 @@ struct podfs_inode {
 	uint64_t ndirty;	/* bytes written, not sent (atomic reads too) */
 	uint64_t dirty_at;	/* when the oldest of them was written (ns) */
 	uint32_t io;		/* reads and writes in flight */
-	uint32_t wb_io;		/* of which writes: the server is behind */
+	uint32_t wb_io;		/* of which writes: the server is behind
+				 * (atomic reads too) */
 	uint32_t ra_due;	/* readers that replied and will read ahead
 				 * through their file: its release waits */
 	uint32_t wb_sent;	/* write-backs started so far */
+	uint32_t data_gen;	/* changes of size or content that reads
+				 * in flight may not show (truncate,
+				 * invalidation) */
 	int wb_err;		/* the last write-back error */
 	uint32_t wb_seq;	/* write-back errors so far */
 	pthread_cond_t dcond;	/* a read or a write-back ended */
@@ -319,6 +323,12 @@ uint64_t cache_attr_since(void);
  * (not stored) when the reply is older than the inode's last news. */
 int cache_attr_set(struct podfs_volume *vol, struct podfs_inode *in,
 		    const struct stat *st, uint64_t since);
+/* The same for the reply to a change of ours that just ended (SETATTR):
+ * replies to requests sent before it ended may show IN before it, so
+ * they are refused from now on; if one was stored meanwhile, the
+ * attributes are asked again. */
+void cache_attr_set_changed(struct podfs_volume *vol, struct podfs_inode *in,
+			    const struct stat *st, uint64_t since);
 /* We changed IN in a way not yet seen (our own write, a new link): its
  * attributes are asked again, and the change they show is ours. */
 void cache_attr_drop(struct podfs_inode *in);
@@ -390,6 +400,10 @@ void data_patch_size(struct podfs_inode *in, struct stat *st);
 void data_forget_size(struct podfs_inode *in);
 /* Is anything written to IN not yet sent? */
 bool data_dirty(struct podfs_inode *in);
+/* Is anything written to IN not yet the server's: not sent, or sent and
+ * not answered (the flusher's write-back)? What must land before a
+ * truncate, an unlock or a GETATTR goes. */
+bool data_unsettled(struct podfs_inode *in);
 /* TS := NS nanoseconds from now, on CLOCK_REALTIME (the inodes'
  * condition variables' clock). */
 void deadline_in(struct timespec *ts, uint64_t ns);

@@ -302,6 +302,8 @@ void data_invalidate(struct podfs_volume *vol, struct podfs_inode *in)
 	struct data_cache *dc = &vol->data;
 
 	pthread_mutex_lock(&in->lock);
+	/* reads in flight may bring what is invalid now */
+	in->data_gen++;
 	pthread_mutex_lock(&dc->lock);
 	for (uint32_t i = 0; i < in->dbuckets; i++) {
 		struct dblock **pp = &in->dblocks[i], *b;
@@ -342,6 +344,8 @@ void data_server_size(struct podfs_inode *in, off_t size)
 void data_set_size(struct podfs_inode *in, off_t size)
 {
 	pthread_mutex_lock(&in->lock);
+	/* a read sent before may say the end of file was elsewhere */
+	in->data_gen++;
 	in->dsize = size;
 	pthread_mutex_unlock(&in->lock);
 }
@@ -368,6 +372,12 @@ bool data_dirty(struct podfs_inode *in)
 	return __atomic_load_n(&in->ndirty, __ATOMIC_RELAXED) != 0;
 }
 
+bool data_unsettled(struct podfs_inode *in)
+{
+	return data_dirty(in) ||
+	       __atomic_load_n(&in->wb_io, __ATOMIC_RELAXED) != 0;
+}
+
 /* ---- reading ---------------------------------------------------------------------- */
 
 /* A read of blocks FIRST.. (N of them, busy and clean) from the server,
@@ -378,8 +388,10 @@ struct dread {
 	uint64_t first;
 	uint32_t n;
 	uint32_t wb_sent; /* the inode's when the read was sent */
+	uint32_t gen;	  /* the inode's data_gen then */
 	bool waited;	  /* a reader waits for it (and frees it) */
 	bool ended;
+	bool stale;	  /* the size or data changed meanwhile: unused */
 	ssize_t result;
 	char *msg; /* why it failed, from the thread that finished it */
 	struct iovec iov[];
@@ -392,13 +404,20 @@ static void dread_fill(struct dread *r, ssize_t result)
 	struct podfs_inode *in = r->in;
 	uint64_t len = (uint64_t)r->n * DBLOCK_SIZE;
 
+	/* A truncate (or another client's change) since it was sent: what
+	 * it read may be of the file before, its end of file too. A read
+	 * that extended a file would otherwise end where it ended before;
+	 * one that shrank it would keep the bytes cut off. */
+	r->stale = in->data_gen != r->gen;
 	for (uint32_t k = 0; k < r->n; k++) {
 		struct dblock *b = dblock_find(in, r->first + k);
 		ssize_t got = result - (ssize_t)k * DBLOCK_SIZE;
 
 		if (!b)
 			continue;
-		if (got > (ssize_t)DBLOCK_SIZE)
+		if (r->stale)
+			got = 0;
+		else if (got > (ssize_t)DBLOCK_SIZE)
 			got = DBLOCK_SIZE;
 		b->vend = result >= 0 && got > 0 ? (uint32_t)got : 0;
 		b->reading = false;
@@ -407,7 +426,7 @@ static void dread_fill(struct dread *r, ssize_t result)
 	/* the server's end of the file, unless we wrote past it, or wrote
 	 * meanwhile (the server may have answered the read first) */
 	if (result >= 0 && (uint64_t)result < len && !in->ndirty &&
-	    !in->wb_io && in->wb_sent == r->wb_sent) {
+	    !in->wb_io && in->wb_sent == r->wb_sent && !r->stale) {
 		off_t end = (off_t)(r->first << DBLOCK_SHIFT) + result;
 
 		if (in->dsize < 0 || end < in->dsize)
@@ -519,6 +538,7 @@ static struct dread *dread_prepare(struct podfs_volume *vol,
 	r->first = first;
 	r->n = n;
 	r->wb_sent = in->wb_sent;
+	r->gen = in->data_gen;
 	in->io++;
 	pthread_mutex_lock(&dc->lock);
 	dc->io += (uint64_t)n * DBLOCK_SIZE;
@@ -558,7 +578,8 @@ static void dblock_copy_hole(const struct dblock *b, uint32_t boff,
 
 /* Reads from the server into the blocks from INDEX on (IN's lock held,
  * let go meanwhile): 1 when it read, 2 when the caller should look again
- * (nothing read: it waited for room or a flush), -errno. */
+ * (nothing read: it waited for room or a flush, or what it read was
+ * stale by the time it came), -errno. */
 static int read_miss(struct podfs_volume *vol, struct podfs_file *f,
 		     uint64_t index, size_t want)
 {
@@ -567,6 +588,7 @@ static int read_miss(struct podfs_volume *vol, struct podfs_file *f,
 	struct dblock *b = dblock_find(in, index);
 	struct dread *r;
 	ssize_t got;
+	bool stale;
 
 	if (b && !dblock_clean(b)) {
 		/* part written here, part not: the server gets ours first */
@@ -601,11 +623,14 @@ static int read_miss(struct podfs_volume *vol, struct podfs_file *f,
 	got = r->result;
 	if (got < 0 && r->msg)
 		error_set_mine(vol, r->msg);
+	stale = r->stale;
 	/* the lock is let go only to account, never while filling */
 	pthread_mutex_unlock(&in->lock);
 	dread_free(r);
 	pthread_mutex_lock(&in->lock);
-	return got < 0 ? (int)got : 1;
+	if (got < 0)
+		return (int)got;
+	return stale ? 2 : 1;
 }
 
 /* Read-ahead for F, whose reader just read up to END (IN's lock held). */
@@ -946,7 +971,7 @@ static void dwrite_done(void *arg, ssize_t result)
 		add(&dc->wb_errors, 1);
 	}
 	in->io--;
-	in->wb_io--;
+	__atomic_sub_fetch(&in->wb_io, 1, __ATOMIC_RELAXED);
 	/* the server's size and mtime moved: replies to requests sent
 	 * before this landed no longer tell them */
 	cache_attr_drop_locked(in);
@@ -1017,7 +1042,7 @@ static struct dwrite *take_run(struct podfs_volume *vol,
 	if (!in->ndirty)
 		in->dirty_at = 0;
 	in->io++;
-	in->wb_io++;
+	__atomic_add_fetch(&in->wb_io, 1, __ATOMIC_RELAXED);
 	in->wb_sent++;
 	pthread_mutex_lock(&dc->lock);
 	dc->dirty -= len;

@@ -239,7 +239,7 @@ int dispatch_getattr(struct podfs_volume *vol, struct podfs_inode *in,
 	if (changed)
 		*changed = false;
 	/* what we wrote goes first: size and mtime are the server's */
-	if (data_dirty(in))
+	if (data_unsettled(in))
 		data_flush(vol, in, NULL);
 	if (!force && cache_attr_get(vol, in, st))
 		return 0;
@@ -269,8 +269,9 @@ int dispatch_setattr(struct podfs_volume *vol, struct podfs_inode *in,
 	int ret;
 
 	/* written data lands before a truncate (and its mtime before a
-	 * new one) */
-	if (data_dirty(in))
+	 * new one): sent, by the flusher say, is not enough, as a WRITE
+	 * answered after the SETATTR grows the file again */
+	if (data_unsettled(in))
 		data_flush(vol, in, NULL);
 	since = cache_attr_since();
 	ret = (int)CALL(vol, OP_SETATTR, setattr, "setattr", in->obj, bf, attr,
@@ -281,7 +282,7 @@ int dispatch_setattr(struct podfs_volume *vol, struct podfs_inode *in,
 		cache_attr_drop(in); /* it may have half happened */
 		return ret;
 	}
-	cache_attr_set(vol, in, out, since);
+	cache_attr_set_changed(vol, in, out, since);
 	/* a read in flight (read-ahead) keeps the size it had before */
 	if (to_set & PODFS_SET_SIZE)
 		data_set_size(in, attr->st_size);

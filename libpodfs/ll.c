@@ -428,7 +428,7 @@ PODFS_EXPORT int podfs_ll_open(podfs_volume *vol, uint64_t ino, int flags,
 	if (ret)
 		return ret;
 	/* what we wrote lands before a truncating open */
-	if (flags & O_TRUNC && data_dirty(in))
+	if (flags & O_TRUNC && data_unsettled(in))
 		data_flush(vol, in, NULL);
 	/* close-to-open by name: an open by name may do the check */
 	if (cto_asks(vol) && !vol->be->coherent)

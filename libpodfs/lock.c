@@ -134,7 +134,7 @@ static int lock_flush(struct podfs_volume *vol, struct podfs_file *f)
 {
 	int ret = 0;
 
-	if (f->cached && data_dirty(f->inode))
+	if (f->cached && data_unsettled(f->inode))
 		ret = data_flush(vol, f->inode, NULL);
 	return ret;
 }

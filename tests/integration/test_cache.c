@@ -1674,6 +1674,120 @@ START_TEST(test_read_across_server_eof)
 END_TEST
 
 /*
+ * A truncate while read-ahead is in flight: what those reads bring is of
+ * the file before. An extending truncate once ended the file where the
+ * read-ahead found the end (a read past it got 0 bytes), and a shrinking
+ * one kept the bytes cut off, shown again by the next extension (fsx
+ * found the first). Repeated: the read-ahead must still be in flight.
+ */
+START_TEST(test_truncate_under_read_ahead)
+{
+	const size_t len = 200000, cut = 100000, big = 400000;
+	char *data = xmalloc(len), *got = xmalloc(len), *zeros = xmalloc(len);
+	struct stat attr = { .st_size = 0 };
+	podfs_file *f;
+	uint64_t ino_a, ino;
+
+	begin(NULL, NULL);
+	fill_chunk(data, len, test_seed);
+	memset(zeros, 0, len);
+	ino_a = put_new(va, dir_a, "ra", data, len);
+	ino = lookup(vb, dir_b, "ra");
+	for (int i = 0; i < 40; i++) {
+		put_ino(va, ino_a, data, len);
+		/* B reads from 0: read-ahead goes out for the rest of the
+		 * file, past its end, and the truncate follows at once */
+		OKV(vb, podfs_ll_open(vb, ino, O_RDWR, &f));
+		EQV(vb, podfs_pread(vb, f, got, 4096, 0), 4096);
+		attr.st_size = (off_t)(i % 2 ? cut : big);
+		OKV(vb, podfs_ll_setattr(vb, ino, f, &attr, PODFS_SET_SIZE,
+					 NULL));
+		if (i % 2) {
+			/* cut, then extended: a hole where data was */
+			attr.st_size = (off_t)len;
+			OKV(vb, podfs_ll_setattr(vb, ino, f, &attr,
+						 PODFS_SET_SIZE, NULL));
+			EQV(vb, podfs_pread(vb, f, got, len - cut, cut),
+			    len - cut);
+			expect_bytes(got, zeros, len - cut,
+				     "a hole after a cut under read-ahead");
+		} else {
+			EQV(vb, podfs_pread(vb, f, got, 1000, 300000), 1000);
+			expect_bytes(got, zeros, 1000,
+				     "past the old end after an extension "
+				     "under read-ahead");
+		}
+		OKV(vb, podfs_release(vb, f));
+	}
+	podfs_ll_forget(vb, ino, 1);
+	free(data);
+	free(got);
+	free(zeros);
+}
+END_TEST
+
+/*
+ * A GETATTR sent after a truncate's SETATTR may be answered before it
+ * (another connection, another server thread): newer by the order of
+ * sending, older in truth. Stored, it kept the size before the truncate
+ * for a whole attribute timeout (fsx found it, a release's GETATTR
+ * crossing an ftruncate). A thread asks the attributes over and over
+ * while the file is written and truncated; after each truncate its size
+ * must be the new one.
+ */
+struct asker {
+	podfs_volume *v;
+	uint64_t ino;
+	volatile bool stop;
+};
+
+static void *asker_main(void *arg)
+{
+	struct asker *a = arg;
+	struct stat st;
+
+	while (!a->stop)
+		podfs_ll_getattr(a->v, a->ino, &st);
+	return NULL;
+}
+
+START_TEST(test_getattr_crossing_truncate)
+{
+	struct stat attr = { .st_size = 0 };
+	struct asker a = { .stop = false };
+	pthread_t thread;
+	podfs_file *f;
+	char c = 'x';
+
+	begin(NULL, NULL);
+	a.v = va;
+	a.ino = put_new(va, dir_a, "crossed", NULL, 0);
+	OKV(va, podfs_ll_open(va, a.ino, O_RDWR, &f));
+	ck_assert_int_eq(pthread_create(&thread, NULL, asker_main, &a), 0);
+	for (int i = 0; i < 200; i++) {
+		off_t size = 1000 + i % 7;
+
+		/* the write ends with its attributes unknown: the asker
+		 * sends GETATTRs while the truncate is on its way */
+		EQV(va, podfs_pwrite(va, f, &c, 1, 5000 + i), 1);
+		attr.st_size = size;
+		OKV(va, podfs_ll_setattr(va, a.ino, f, &attr, PODFS_SET_SIZE,
+					 NULL));
+		if (size_of(va, a.ino) != size) {
+			a.stop = true;
+			pthread_join(thread, NULL);
+			ck_abort_msg("round %d: truncated to %lld, the size is "
+				     "%lld", i, (long long)size,
+				     (long long)size_of(va, a.ino));
+		}
+	}
+	a.stop = true;
+	pthread_join(thread, NULL);
+	OKV(va, podfs_release(va, f));
+}
+END_TEST
+
+/*
  * What a volume changed itself is no news to it (issue 10: "Attributes
  * returned by every reply (READDIRPLUS, WRITE, SETATTR, COMPOUND GETATTRs)
  * refresh it"): after A writes a file and closes it, A's next open keeps
@@ -1908,6 +2022,8 @@ static Suite *backend_suite(size_t b)
 	tcase_add_test(tc, test_reread_own_write);
 	tcase_add_test(tc, test_names_after_own_create);
 	tcase_add_test(tc, test_read_across_server_eof);
+	tcase_add_test(tc, test_truncate_under_read_ahead);
+	tcase_add_test(tc, test_getattr_crossing_truncate);
 	return s;
 }
 
