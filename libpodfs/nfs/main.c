@@ -182,17 +182,29 @@ void nfs_obj_hint(struct nfs_be *nb, struct nfs_obj *o,
 	pthread_mutex_unlock(&nb->names);
 }
 
+/* Was O last seen as DIR/NAME? (nb->names held) */
+static bool hint_is(const struct nfs_obj *o, const struct nfs_fh *dir,
+		    const char *name)
+{
+	return o->hint_name && !strcmp(o->hint_name, name) &&
+	       nfs_fh_eq(&o->hint_dir, dir);
+}
+
+/* O's name is forgotten (nb->names held). */
+static void hint_clear(struct nfs_obj *o)
+{
+	free(o->hint_name);
+	o->hint_name = NULL;
+	o->hint_dir.len = 0;
+}
+
 /* O's name is not DIR/NAME: forgotten if that is the one it has. */
 void nfs_obj_unhint(struct nfs_be *nb, struct nfs_obj *o,
 		    const struct nfs_fh *dir, const char *name)
 {
 	pthread_mutex_lock(&nb->names);
-	if (o->hint_name && !strcmp(o->hint_name, name) &&
-	    nfs_fh_eq(&o->hint_dir, dir)) {
-		free(o->hint_name);
-		o->hint_name = NULL;
-		o->hint_dir.len = 0;
-	}
+	if (hint_is(o, dir, name))
+		hint_clear(o);
 	pthread_mutex_unlock(&nb->names);
 }
 
@@ -204,8 +216,7 @@ static struct nfs_obj *open_named(struct nfs_be *nb, const struct nfs_obj *dir,
 
 	pthread_mutex_lock(&nb->names);
 	for (o = nb->opened; o; o = o->open_next)
-		if (!o->silly && o->hint_name && !strcmp(o->hint_name, name) &&
-		    nfs_fh_eq(&o->hint_dir, &dir->fh))
+		if (!o->silly && hint_is(o, &dir->fh, name))
 			break;
 	if (o)
 		atomic_fetch_add(&o->refs, 1);
@@ -1179,8 +1190,7 @@ static struct nfs_obj *open_named_now(struct nfs_be *nb, struct nfs_obj *dir,
 	pthread_mutex_lock(&nb->names);
 	for (o = nb->opened; o && !ask; o = o->open_next)
 		ask = !o->silly &&
-		      (!o->hint_name || (!strcmp(o->hint_name, name) &&
-					 nfs_fh_eq(&o->hint_dir, &dir->fh)));
+		      (!o->hint_name || hint_is(o, &dir->fh, name));
 	pthread_mutex_unlock(&nb->names);
 	if (!ask || VOPS(nb)->lookup(nb, dir, name, &found, &st))
 		return NULL;
@@ -1191,11 +1201,8 @@ static struct nfs_obj *open_named_now(struct nfs_be *nb, struct nfs_obj *dir,
 		if (o->b.key == key && !o->silly && st.st_nlink <= 1) {
 			victim = o;
 			atomic_fetch_add(&victim->refs, 1);
-		} else if (o->hint_name && !strcmp(o->hint_name, name) &&
-			   nfs_fh_eq(&o->hint_dir, &dir->fh)) {
-			free(o->hint_name);
-			o->hint_name = NULL;
-			o->hint_dir.len = 0;
+		} else if (hint_is(o, &dir->fh, name)) {
+			hint_clear(o);
 		}
 	}
 	pthread_mutex_unlock(&nb->names);
