@@ -13,6 +13,8 @@ packages=(
 	ceph-mon ceph-osd ceph-mds ceph-mgr ceph-common python3-cephfs
 	# test tools
 	fuse3 iproute2 util-linux procps valgrind nginx curl
+	# network faults between test hosts (tests/e2e/netfault.sh)
+	nftables
 	# fuzzing: clang with libFuzzer (tests/fuzz)
 	clang
 	# benchmarks

@@ -20,6 +20,11 @@
 #   NFS_GRACE_PERIOD      NFSv4 grace period in seconds after a start, when
 #                         only reclaims of earlier state are allowed
 #                         (default: none, Graceless)
+#   NFS_NETNS, NFS_HOST   run ganesha in the network namespace NFS_NETNS
+#                         (a path, as /run/netns/NAME) and serve on its
+#                         address NFS_HOST (default: the host's namespace,
+#                         127.0.0.1): a server host of its own, for tests
+#                         of network faults (tests/e2e/netfault.sh)
 #
 # Layout of SCRATCH:
 #   export/               the exported directory (PODFS_TEST_NFS_DIR)
@@ -83,13 +88,13 @@ plugins_dir() {
 #     "No IP address found for 127.0.0.1"; there we leave Bind_Addr out
 #     (the wildcard then only covers loopback anyway).
 want_bind_addr() {
-    [[ -n $(ip -o addr show scope global 2>/dev/null) ]]
+    [[ -n $(in_ns ip -o addr show scope global 2>/dev/null) ]]
 }
 
 write_conf() {
     local conf=$1 nfs_port=$2 mnt_port=$3 bind=$4 bind_line="" lease_line=""
     local grace_line="Graceless = true;"
-    [[ $bind == 1 ]] && bind_line='Bind_Addr = 127.0.0.1;'
+    [[ $bind == 1 ]] && bind_line="Bind_Addr = $HOST;"
     if [[ -n ${NFS_GRACE_PERIOD:-} ]]; then
         [[ $NFS_GRACE_PERIOD =~ ^[0-9]+$ ]] || die "NFS_GRACE_PERIOD=$NFS_GRACE_PERIOD is not a number of seconds"
         grace_line="Graceless = false; Grace_Period = $NFS_GRACE_PERIOD;"
@@ -158,8 +163,10 @@ EOF
 # shellcheck disable=SC2016  # single quotes intended: expanded by the inner bash
 INNER='
 set -euo pipefail
-scratch=$1 nfsdir=$2 conf=$3
+scratch=$1 nfsdir=$2 conf=$3 netns=$4
 echo $$ >"$scratch/ganesha.pid"
+# the network namespace of the server host, held open: /run is covered next
+[[ -z $netns ]] || exec 9<"$netns"
 mount -t tmpfs -o mode=0755,size=8m podfs-nfs-run /run
 # FUSE mounts copied into this namespace (a client mounted before a
 # restart) would keep their daemons alive for as long as the server runs
@@ -174,8 +181,15 @@ for _ in $(seq 100); do
     sleep 0.05
 done
 [[ -S /run/rpcbind.sock ]] || { echo "private rpcbind did not create /run/rpcbind.sock" >&2; exit 1; }
+[[ -z $netns ]] ||
+    exec nsenter --net=/proc/self/fd/9 -- ganesha.nfsd -F -f "$conf" -L "$nfsdir/ganesha.log" -p "$nfsdir/ganesha.nfsd.pid"
 exec ganesha.nfsd -F -f "$conf" -L "$nfsdir/ganesha.log" -p "$nfsdir/ganesha.nfsd.pid"
 '
+
+# in_ns CMD...: CMD in the server's network namespace
+in_ns() {
+    if [[ -n $NETNS ]]; then nsenter --net="$NETNS" -- "$@"; else "$@"; fi
+}
 
 stop_all() {
     stop_pidfile "$SCRATCH/ganesha.pid" ganesha.nfsd 20
@@ -190,7 +204,7 @@ try_start() {
     : >"$NFSDIR/ganesha.log"
     rm -f -- "$SCRATCH/ganesha.pid" "$SCRATCH/rpcbind.pid"
     setsid unshare --mount --propagation private -- /bin/bash -c "$INNER" nfs-ns \
-        "$SCRATCH" "$NFSDIR" "$CONF" </dev/null >"$NFSDIR/ganesha.out" 2>&1 {SERVERS_ERRFD}>&- &
+        "$SCRATCH" "$NFSDIR" "$CONF" "$NETNS" </dev/null >"$NFSDIR/ganesha.out" 2>&1 {SERVERS_ERRFD}>&- &
     pid=$!
     # Record it at once so that `stop` works even if we die right here;
     # unshare and setsid exec (no fork), so this is ganesha's pid too.
@@ -203,13 +217,15 @@ try_start() {
             break
         fi
         if grep -q 'NFS SERVER INITIALIZED' "$NFSDIR/ganesha.log" 2>/dev/null &&
-            listens_on "$pid" "$nfs_port" && listens_on "$pid" "$mnt_port" &&
-            tcp_answers 127.0.0.1 "$nfs_port" && tcp_answers 127.0.0.1 "$mnt_port"; then
+            in_ns ss -Hltnp "( sport = :$nfs_port )" 2>/dev/null | grep -q "pid=$pid," &&
+            in_ns ss -Hltnp "( sport = :$mnt_port )" 2>/dev/null | grep -q "pid=$pid," &&
+            in_ns bash -c "$TCP_ANSWERS" _ "$HOST" "$nfs_port" &&
+            in_ns bash -c "$TCP_ANSWERS" _ "$HOST" "$mnt_port"; then
             return 0
         fi
         sleep 0.1
     done
-    pid_alive "$pid" && log "ganesha did not answer on 127.0.0.1:$nfs_port/$mnt_port within ${START_TIMEOUT}s"
+    pid_alive "$pid" && log "ganesha did not answer on $HOST:$nfs_port/$mnt_port within ${START_TIMEOUT}s"
     stop_all
     return 1
 }
@@ -242,8 +258,8 @@ cmd_start() {
             port_in_use "$p" && die "TCP port $p is already in use ($(ss -Hantp "( sport = :$p )" | head -n 1))"
         done
         if try_start "$nfs_port" "$mnt_port"; then ok=1; break; fi
-        if ((BIND == 1)) && grep -q 'No IP address found for 127.0.0.1' "$NFSDIR/ganesha.log"; then
-            log "ganesha cannot resolve Bind_Addr 127.0.0.1 here; retrying without Bind_Addr"
+        if ((BIND == 1)) && grep -q "No IP address found for $HOST" "$NFSDIR/ganesha.log"; then
+            log "ganesha cannot resolve Bind_Addr $HOST here; retrying without Bind_Addr"
             BIND=0
             ((n--)) || true
             continue
@@ -258,9 +274,9 @@ cmd_start() {
     fi
 
     # What did it really bind?  (Bind_Addr may have been ignored, see above.)
-    listen=$(ss -Hltn "( sport = :$nfs_port or sport = :$mnt_port )" | awk '{print $4}' | sort -u | tr '\n' ' ')
+    listen=$(in_ns ss -Hltn "( sport = :$nfs_port or sport = :$mnt_port )" | awk '{print $4}' | sort -u | tr '\n' ' ')
     if [[ $listen == *'*:'* || $listen == *'0.0.0.0:'* || $listen == *'[::]:'* ]]; then
-        log "NOTE: ganesha listens on the wildcard address ($listen), not only on 127.0.0.1"
+        log "NOTE: ganesha listens on the wildcard address ($listen), not only on $HOST"
         if ((BIND)); then
             log "      (ganesha 4.3 ignores Bind_Addr=127.0.0.1 on hosts without a non-loopback IPv6 address)"
         else
@@ -271,16 +287,16 @@ cmd_start() {
     echo "$nfs_port $mnt_port" >"$SCRATCH/nfs.ports"
     {
         echo "# Written by tests/servers/nfs-server.sh; source with: set -a; . THIS_FILE; set +a"
-        env_line PODFS_TEST_NFS_HOST 127.0.0.1
+        env_line PODFS_TEST_NFS_HOST "$HOST"
         env_line PODFS_TEST_NFS_PORT "$nfs_port"
         env_line PODFS_TEST_NFS_MNTPORT "$mnt_port"
         env_line PODFS_TEST_NFS_EXPORT /export
         env_line PODFS_TEST_NFS_DIR "$EXPORT_DIR"
-        env_line PODFS_TEST_NFS3 "nfs://127.0.0.1/export?vers=3&nfsport=$nfs_port&mountport=$mnt_port"
-        env_line PODFS_TEST_NFS4 "nfs://127.0.0.1/export?vers=4&port=$nfs_port"
+        env_line PODFS_TEST_NFS3 "nfs://$HOST/export?vers=3&nfsport=$nfs_port&mountport=$mnt_port"
+        env_line PODFS_TEST_NFS4 "nfs://$HOST/export?vers=4&port=$nfs_port"
     } >"$SCRATCH/nfs.env.tmp"
     mv -f -- "$SCRATCH/nfs.env.tmp" "$SCRATCH/nfs.env"
-    log "ganesha pid $(pidfile_pid "$SCRATCH/ganesha.pid") (rpcbind pid $(pidfile_pid "$SCRATCH/rpcbind.pid")) serving $EXPORT_DIR as 127.0.0.1:/export, NFS port $nfs_port, MOUNT port $mnt_port, listening on: $listen"
+    log "ganesha pid $(pidfile_pid "$SCRATCH/ganesha.pid") (rpcbind pid $(pidfile_pid "$SCRATCH/rpcbind.pid")) serving $EXPORT_DIR as $HOST:/export, NFS port $nfs_port, MOUNT port $mnt_port, listening on: $listen"
     log "started in $(($(now_ms) - t0)) ms; env in $SCRATCH/nfs.env"
 }
 
@@ -352,6 +368,12 @@ EXPORT_DIR=$SCRATCH/export
 NFSDIR=$SCRATCH/nfs
 CONF=$NFSDIR/ganesha.conf
 START_TIMEOUT=${NFS_START_TIMEOUT:-30}
+NETNS=${NFS_NETNS:-}
+HOST=${NFS_HOST:-127.0.0.1}
+[[ -z $NETNS || -e $NETNS ]] || die "NFS_NETNS=$NETNS: no such network namespace"
+# TCP_ANSWERS HOST PORT (bash -c): does HOST:PORT accept a connection?
+# shellcheck disable=SC2016  # expanded by that bash
+TCP_ANSWERS='timeout 2 bash -c '\''exec 3<>"/dev/tcp/$1/$2"'\'' _ "$1" "$2" 2>/dev/null'
 BIND=1
 PLUGINS_DIR=
 
