@@ -94,6 +94,9 @@ struct nfs_obj {
 	/* lock states of its open that a server restart lost: its I/O
 	 * fails (EIO) until their owners unlock or the file closes */
 	atomic_int locks_lost;
+	/* lock owners holding ranges of it (state4.c): while the lease is
+	 * in doubt, its writes are not sent (nfs_fenced) */
+	atomic_int held;
 
 	/* Data written UNSTABLE, not yet committed (commit.c): sent again
 	 * if the server answers COMMIT with another verifier (it
@@ -132,6 +135,8 @@ struct nfs_conn {
 	pthread_cond_t changed; /* up, or a slot free */
 	struct rpc_context *rpc; /* NULL while down */
 	bool broken;		 /* the thread must build it anew */
+	int64_t fenced_for;	 /* the lease it was last dropped for */
+	bool abort;		 /* dropped so: its unsent data discarded */
 	unsigned int gen;	 /* connections made so far */
 	int inflight;		 /* calls sent, not answered */
 	/*
@@ -172,6 +177,9 @@ struct nfs_call {
 	const char *what;		/* for messages: "lookup", "write" ... */
 	const struct podfs_cred *cred;	/* NULL: the mount's identity */
 	struct nfs_conn *conn;		/* NULL: any connection */
+	/* A WRITE of this object: not sent again once its locks may be
+	 * another client's (nfs_fenced). */
+	struct nfs_obj *fence;
 	/* Called on the connection's thread once the call is answered (or
 	 * failed), after reply; NULL for a waiting caller. */
 	void (*complete)(struct nfs_call *k);
@@ -285,6 +293,20 @@ struct nfs_be {
 	 * as a soft one's would, by GIVEUP_AT at the latest. */
 	atomic_bool giving_up;
 	struct timespec giveup_at;
+	/*
+	 * The lease fence. A lease that ran out (no prompt RENEW for a whole
+	 * lease, as when the network is cut) may have let another client
+	 * take our locks: connections with calls in flight are dropped, so
+	 * that none of those calls reaches the server later (when the link
+	 * heals), and until the server has said whether it kept our state
+	 * (lease_doubt), writes of objects with locks fail with EIO rather
+	 * than go out. See state4.c's renewer.
+	 */
+	atomic_int locks_held;	     /* lock owners holding ranges */
+	_Atomic int64_t renewed_ms;  /* when the lease was last renewed */
+	_Atomic int64_t fenced_for;  /* the renewed_ms a fence ran out */
+	atomic_bool lease_doubt;
+	atomic_uint fence_gen;	     /* the client's gen at the fence */
 
 	int nconn;
 	struct nfs_conn *conns;
@@ -605,8 +627,14 @@ int nfs4_open(struct nfs_be *nb, struct nfs_obj *o, int flags,
 void nfs4_close(struct nfs_be *nb, struct nfs_obj *o);
 int nfs4_lock(struct nfs_be *nb, struct nfs_obj *o, uint64_t owner, int cmd,
 	      struct flock *fl);
-/* -EIO (with a message) while a lock on O is lost (state4.c), else 0. */
+/* -EIO (with a message) while a lock on O is lost (state4.c), or O has
+ * locks and the lease is in doubt, else 0. */
 int nfs_locks_lost(struct nfs_be *nb, struct nfs_obj *o);
+/* Whether O's writes are fenced: a lock lost, or held under a lease in
+ * doubt. */
+bool nfs_fenced(struct nfs_be *nb, struct nfs_obj *o);
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t nfs_mono_ms(void);
 /* 0 when the server answers NFSv4.0 COMPOUNDs and takes handle FH (an
  * NFSv3 one) in them. */
 int nfs4_probe(struct nfs_be *nb, const struct nfs_fh *fh);

@@ -879,6 +879,7 @@ void nfs_io_send(struct nfs_be *nb, struct nfs_ioset *set, struct nfs_io *io,
 		io[i].nb = nb;
 		io[i].write = write;
 		VOPS(nb)->io_call(nb, &io[i]);
+		io[i].call.fence = write ? io[i].obj : NULL;
 		io[i].call.complete = piece_done;
 		io[i].call.done = false;
 		/* A lone piece of a caller who waits goes through nfs_run:
@@ -902,6 +903,15 @@ int nfs_io_retry(struct nfs_be *nb, struct nfs_io *io, size_t n)
 		if (k->done && k->fault == FAULT_NONE) {
 			if (k->err && !ret)
 				ret = nfs_call_fail(nb, k, NULL);
+			continue;
+		}
+		/* sent under a lock that may be another client's now: never
+		 * sent again (it would land after that client's writes) */
+		if (k->fence && nfs_fenced(nb, k->fence)) {
+			if (!ret)
+				ret = nfs_locks_lost(nb, k->fence);
+			if (!ret)
+				ret = nfs_fail(nb, EIO, "write: fenced");
 			continue;
 		}
 		k->complete = NULL;
@@ -1051,12 +1061,23 @@ ssize_t nfs_write_finish(struct nfs_be *nb, struct nfs_obj *o,
 	return ret ? ret : (ssize_t)done;
 }
 
+bool nfs_fenced(struct nfs_be *nb, struct nfs_obj *o)
+{
+	return atomic_load(&o->locks_lost) ||
+	       (atomic_load(&o->held) && atomic_load(&nb->lease_doubt));
+}
+
 int nfs_locks_lost(struct nfs_be *nb, struct nfs_obj *o)
 {
-	if (!atomic_load(&o->locks_lost))
-		return 0;
-	return nfs_fail(nb, EIO, "a lock on this file was lost in a server "
-			"restart: no I/O until its owner unlocks or closes");
+	if (atomic_load(&o->locks_lost))
+		return nfs_fail(nb, EIO, "a lock on this file was lost (a "
+				"server restart, or a lease that ran out): no "
+				"I/O until its owner unlocks or closes");
+	if (atomic_load(&o->held) && atomic_load(&nb->lease_doubt))
+		return nfs_fail(nb, EIO, "the lease ran out while the server "
+				"was out of reach: the locks on this file may "
+				"be another client's now");
+	return 0;
 }
 
 static ssize_t nfs_be_read(struct podfs_backend *be, struct podfs_bfile *file,

@@ -65,6 +65,39 @@ static void cond_init_mono(pthread_cond_t *cv)
 	pthread_condattr_destroy(&a);
 }
 
+int64_t nfs_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The lease fence (nfs_be): should C (held, with calls in flight) be
+ * dropped, as the lease ran out? Once per connection per lease: calls
+ * sent again after it are not dropped for it again. "Ran out" is two
+ * thirds of it without a prompt RENEW (one goes every third): ganesha
+ * gave a cut-off client's lock away 9.1 s into a lease of 10 s from our
+ * last RENEW, and the fence must come before. */
+static bool lease_ran_out(struct nfs_conn *c)
+{
+	struct nfs_be *nb = c->nb;
+	int64_t renewed = atomic_load(&nb->renewed_ms), seen;
+
+	if (!renewed || !nb->client.lease_s || !atomic_load(&nb->locks_held) ||
+	    nfs_mono_ms() - renewed < (int64_t)nb->client.lease_s * 2000 / 3 ||
+	    c->fenced_for == renewed)
+		return false;
+	c->fenced_for = renewed;
+	seen = atomic_load(&nb->fenced_for);
+	if (seen != renewed &&
+	    atomic_compare_exchange_strong(&nb->fenced_for, &seen, renewed)) {
+		atomic_store(&nb->fence_gen, atomic_load(&nb->client.gen));
+		atomic_store(&nb->lease_doubt, true);
+	}
+	return true;
+}
+
 /* ---- connecting ---------------------------------------------------------- */
 
 /* Whether calls give up after timeo * (retrans + 1). */
@@ -272,6 +305,18 @@ static void conn_drop(struct nfs_conn *c)
 
 	c->rpc = NULL;
 	c->broken = false;
+	if (rpc && c->abort) {
+		/* A reset, not a close: the kernel would go on sending
+		 * what the server did not acknowledge, and deliver it
+		 * once the link heals. */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		if (setsockopt(rpc_get_fd(rpc), SOL_SOCKET, SO_LINGER, &lg,
+			       sizeof(lg))) {
+			/* then it closes as usual */
+		}
+	}
+	c->abort = false;
 	if (rpc)
 		rpc_destroy_context(rpc);
 	pthread_cond_broadcast(&c->changed);
@@ -347,6 +392,20 @@ static void conn_turn(struct nfs_conn *c, int wakefd, bool leader)
 		snprintf(c->why, sizeof(c->why),
 			 "no answer before the volume shut down");
 		c->broken = true;
+		pthread_cond_broadcast(&c->changed);
+		return;
+	}
+	/* The lease ran out with these calls unanswered (the network cut,
+	 * say): dropped, the socket's unsent and unacknowledged data goes
+	 * with it, so none of them reaches the server once the link heals,
+	 * after another client took our locks. Those sent again are
+	 * fenced (nfs_fenced). */
+	if (c->inflight && lease_ran_out(c)) {
+		snprintf(c->why, sizeof(c->why),
+			 "no answer within the lease (%u s)",
+			 c->nb->client.lease_s);
+		c->broken = true;
+		c->abort = true;
 		pthread_cond_broadcast(&c->changed);
 		return;
 	}
@@ -844,6 +903,14 @@ int nfs_run(struct nfs_be *nb, struct nfs_call *k)
 		if (atomic_load(&nb->closing)) {
 			k->err = -EIO;
 			snprintf(k->msg, sizeof(k->msg), "volume detached");
+			return nfs_call_fail(nb, k, NULL);
+		}
+		if (k->fence && nfs_fenced(nb, k->fence)) {
+			k->err = -EIO;
+			snprintf(k->msg, sizeof(k->msg),
+				 "not sent again: the lease ran out, the "
+				 "locks it was written under may be another "
+				 "client's now");
 			return nfs_call_fail(nb, k, NULL);
 		}
 		hard_gives_up(nb, &soft, &deadline);

@@ -32,12 +32,15 @@ static int client_setup(struct nfs_be *nb)
 
 	/* A new verifier: the server takes us for a rebooted client and
 	 * drops whatever it still held for the old one. */
+	int64_t t0 = nfs_mono_ms();
+
 	uuid_generate(u);
 	memcpy(cl->verifier, u, sizeof(cl->verifier));
 	ret = nfs4_setclientid(nb, cl->name, cl->verifier, &id);
 	if (ret)
 		return ret;
 	atomic_store(&cl->clientid, id);
+	atomic_store(&nb->renewed_ms, t0);
 	/* set up again (a server restart, a lease lost): the renewer
 	 * reclaims the locks held, while the server's grace period lasts */
 	if (atomic_fetch_add(&cl->gen, 1) > 0 && cl->renewer_started) {
@@ -60,6 +63,26 @@ int nfs4_client_recover(struct nfs_be *nb, unsigned int seen_gen)
 }
 
 static void nfs4_reclaim_locks(struct nfs_be *nb);
+static void ranges_clear(struct nfs_be *nb, struct nfs_obj *o,
+			 struct nfs4_lock *l);
+
+/* One RENEW. Answered promptly (within PROMPT ms), it renews the lease
+ * from when it was sent; a RENEW that waited out a network cut renews
+ * nothing the fence can count on, but the server has answered: as the
+ * same client (it kept our state, the locks are ours still) the doubt
+ * ends; as a new one the locks are reclaimed, or lost, first. */
+static void renew(struct nfs_be *nb, long prompt)
+{
+	struct nfs4_client *cl = &nb->client;
+	int64_t t0 = nfs_mono_ms();
+
+	if (nfs4_renew(nb))
+		return;
+	if (nfs_mono_ms() - t0 < prompt)
+		atomic_store(&nb->renewed_ms, t0);
+	if (atomic_load(&cl->gen) == atomic_load(&nb->fence_gen))
+		atomic_store(&nb->lease_doubt, false);
+}
 
 /* Keeps the lease: a RENEW every third of it (the server's other traffic
  * would do too, but an idle mount has none); and, when the client was set
@@ -80,6 +103,9 @@ static void *renewer(void *arg)
 			cl->reclaim = false;
 			pthread_mutex_unlock(&cl->lock);
 			nfs4_reclaim_locks(nb);
+			/* what the fence held back is decided: reclaimed, or
+			 * lost (and told as lost) */
+			atomic_store(&nb->lease_doubt, false);
 			pthread_mutex_lock(&cl->lock);
 			continue;
 		}
@@ -96,7 +122,7 @@ static void *renewer(void *arg)
 		pthread_mutex_unlock(&cl->lock);
 		/* an expired or forgotten client is set up again on the
 		 * way (nfs_run); a failure is retried next time */
-		nfs4_renew(nb);
+		renew(nb, ms * 3 / 2);
 		pthread_mutex_lock(&cl->lock);
 	}
 	pthread_mutex_unlock(&cl->lock);
@@ -567,7 +593,7 @@ static void locks_free(struct nfs_be *nb, struct nfs_obj *o,
 			nfs4_release_lockowner(nb, l->name);
 		if (l->lost)
 			atomic_fetch_sub(&o->locks_lost, 1);
-		free(l->ranges);
+		ranges_clear(nb, o, l);
 		free(l);
 	}
 	st->locks = NULL;
@@ -617,9 +643,25 @@ static uint64_t range_end(uint64_t offset, uint64_t length)
 
 /* L's ranges without [START, END) (a range cut in the middle is split);
  * then, with ADD, [START, END) of type WRITE: POSIX's merge and split. */
-static int ranges_set(struct nfs4_lock *l, uint64_t start, uint64_t end,
+/* L (of O) holds ranges now, or not, where it did (HAD) or not: the
+ * counts the lease fence reads follow. */
+static void held_moved(struct nfs_be *nb, struct nfs_obj *o,
+		       const struct nfs4_lock *l, bool had)
+{
+	if (!had && l->nranges) {
+		atomic_fetch_add(&o->held, 1);
+		atomic_fetch_add(&nb->locks_held, 1);
+	} else if (had && !l->nranges) {
+		atomic_fetch_sub(&o->held, 1);
+		atomic_fetch_sub(&nb->locks_held, 1);
+	}
+}
+
+static int ranges_set(struct nfs_be *nb, struct nfs_obj *o,
+		      struct nfs4_lock *l, uint64_t start, uint64_t end,
 		      bool add, bool write)
 {
+	bool had = l->nranges;
 	struct nfs4_range *v = malloc((l->nranges * 2 + 1) * sizeof(*v));
 	uint32_t n = 0;
 
@@ -642,21 +684,27 @@ static int ranges_set(struct nfs4_lock *l, uint64_t start, uint64_t end,
 	free(l->ranges);
 	l->ranges = v;
 	l->nranges = n;
+	held_moved(nb, o, l, had);
 	return 0;
 }
 
-static void ranges_clear(struct nfs4_lock *l)
+static void ranges_clear(struct nfs_be *nb, struct nfs_obj *o,
+			 struct nfs4_lock *l)
 {
+	bool had = l->nranges;
+
 	free(l->ranges);
 	l->ranges = NULL;
 	l->nranges = 0;
+	held_moved(nb, o, l, had);
 }
 
 /* L's locks are gone with a server restart: told to its owner (its next
  * lock call) and to the file's I/O, until the owner lets go. */
-static void lock_lost(struct nfs_obj *o, struct nfs4_lock *l)
+static void lock_lost(struct nfs_be *nb, struct nfs_obj *o,
+		      struct nfs4_lock *l)
 {
-	ranges_clear(l);
+	ranges_clear(nb, o, l);
 	if (!l->lost) {
 		l->lost = true;
 		atomic_fetch_add(&o->locks_lost, 1);
@@ -701,7 +749,7 @@ static void lock_reclaim(struct nfs_be *nb, struct nfs_obj *o,
 		/* what was reclaimed goes too: a lock is whole or lost */
 		if (l->has_sid)
 			nfs4_locku_call(nb, l, &o->fh, 0, UINT64_MAX, &status);
-		lock_lost(o, l);
+		lock_lost(nb, o, l);
 	}
 }
 
@@ -727,7 +775,7 @@ static void reclaim_open(struct nfs_be *nb, struct nfs_obj *o)
 		if (!l->nranges || l->client_gen == gen)
 			continue;
 		if (st->client_gen != gen || st->anonymous)
-			lock_lost(o, l);
+			lock_lost(nb, o, l);
 		else
 			lock_reclaim(nb, o, l);
 	}
@@ -819,7 +867,7 @@ static int lock_set(struct nfs_be *nb, struct nfs_obj *o, uint64_t owner,
 		if (!ret) {
 			/* kept for a reclaim; without it, the lock is still
 			 * held, only not reclaimable */
-			ranges_set(l, (uint64_t)fl->l_start,
+			ranges_set(nb, o, l, (uint64_t)fl->l_start,
 				   range_end((uint64_t)fl->l_start,
 					     lock_length(fl)),
 				   true, fl->l_type == F_WRLCK);
@@ -906,7 +954,7 @@ int nfs4_lock(struct nfs_be *nb, struct nfs_obj *o, uint64_t owner, int cmd,
 					      (uint64_t)fl->l_start,
 					      lock_length(fl), &status);
 			if (!ret) {
-				ranges_set(l, (uint64_t)fl->l_start,
+				ranges_set(nb, o, l, (uint64_t)fl->l_start,
 					   range_end((uint64_t)fl->l_start,
 						     lock_length(fl)),
 					   false, false);
@@ -919,7 +967,7 @@ int nfs4_lock(struct nfs_be *nb, struct nfs_obj *o, uint64_t owner, int cmd,
 						(uint64_t)fl->l_start,
 						lock_length(fl), &status);
 				if (!ret)
-					ranges_set(l, (uint64_t)fl->l_start,
+					ranges_set(nb, o, l, (uint64_t)fl->l_start,
 						   range_end((uint64_t)fl->l_start,
 							     lock_length(fl)),
 						   false, false);

@@ -1189,12 +1189,19 @@ int nfs4_setclientid(struct nfs_be *nb, const char *name,
 
 int nfs4_probe(struct nfs_be *nb, const struct nfs_fh *fh)
 {
+	static const uint32_t attrs_lease[2] = { B(FATTR4_LEASE_TIME), 0 };
 	struct v4call c;
+	int ret;
 
 	nfs4_call_init(&c, "NFSv4 check");
 	op_putfh(&c, fh);
+	/* the lease NFSv3's locks are held under (the renewer, the fence) */
+	op_getattr(&c, attrs_lease);
 	c.k.no_state = true;
-	return v4_run(nb, &c, NULL);
+	ret = v4_run(nb, &c, NULL);
+	if (!ret)
+		nb->client.lease_s = c.lease ? c.lease : 90;
+	return ret;
 }
 
 int nfs4_renew(struct nfs_be *nb)

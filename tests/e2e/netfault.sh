@@ -14,22 +14,17 @@
 #     "timed out" within the bound, and the mount works once healed;
 #   - 5 % loss both ways on a 4 Mbit/s link: fsx through one host's
 #     mount, read back through the other's, without a mismatch (NFSv3);
-#   - a lock holder cut off (NFSv4 lease of 10 s): the other host gets the
-#     lock only once the lease has run out, and the holder, healed, gets
-#     EIO from its next write or fsync; none of its writes lands after the
-#     other host took the lock.
+#   - a lock holder cut off (lease of 10 s): it stops with EIO (the lease
+#     fence, two thirds of the lease after its last RENEW) no later than
+#     the other host gets the lock (once the server let the lease go), and
+#     none of its writes lands after the other host's.
 # NFSv3 and NFSv4 (NFSv3 locks go through NFSv4, as on ganesha). CephFS's
 # network faults are not covered here (its test cluster binds 127.0.0.1).
 #
-# Open, and run only with PODFS_NETFAULT_OPEN=1, as they fail today:
-#   - the lock holder's last WRITE, sent before the cut and kept by TCP,
-#     lands when the link heals, after the other host's append, over it:
-#     nothing fences a lease that ran out (the fix: drop the connections
-#     once the lease is past without a renewal, and fail what was sent
-#     under the lost lock rather than send it again);
-#   - NFSv4 under 5-10 % loss: fsx once found a name missing from a
-#     listing (a create that a later resent REMOVE undid?), not yet
-#     understood.
+# Open, and run only with PODFS_NETFAULT_OPEN=1, as it fails today:
+# NFSv4 under 5-10 % loss, fsx once found a name missing from a listing,
+# not yet understood. PODFS_NETFAULT_CASES=PATTERN runs only the cases
+# whose label matches.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -169,7 +164,7 @@ hard_cut() {
 	b=$T/$label/hard-c2
 	host_mount c1 "$src" "$a"
 	da=$DAEMON
-	writer "$a/records" 14 "$T/$label.out" &
+	writer "$a/records-$label" 14 "$T/$label.out" &
 	pid=$!
 	sleep 2
 	cut c1
@@ -182,8 +177,8 @@ hard_cut() {
 		fail "$label: no record waited for the cut ($worst s): was the link cut?"
 	host_mount c2 "$src" "$b"
 	db=$DAEMON
-	check_records "$label (the other host)" "$b/records" "$n"
-	rm -f "$b/records"
+	check_records "$label (the other host)" "$b/records-$label" "$n"
+	rm -f "$b/records-$label"
 	podfs_umount "$b" "$db"
 	podfs_umount "$a" "$da"
 }
@@ -236,7 +231,8 @@ lossy_fsx() {
 }
 
 # holder FILE OUT: takes a write lock on FILE, then appends a line every
-# 0.2 s with fsync for 60 s; OUT: "locked", then its first error
+# 0.2 s with fsync for 60 s; OUT: "locked", then "error ERRNO AT" (AT: the
+# epoch time of its first error)
 holder() {
 	"$PY" - "$@" <<'EOF'
 import fcntl, os, sys, time
@@ -250,7 +246,7 @@ while time.monotonic() - t0 < 60:
         os.write(fd, b"holder %d\n" % i)
         os.fsync(fd)
     except OSError as e:
-        open(out, "a").write("error %d %.1f\n" % (e.errno, time.monotonic() - t0))
+        open(out, "a").write("error %d %.2f\n" % (e.errno, time.time()))
         sys.exit(0)
     i += 1
     time.sleep(0.2)
@@ -258,15 +254,17 @@ open(out, "a").write("no error\n")
 EOF
 }
 
+# A lock holder cut off: it must stop (EIO) no later than the other host
+# gets the lock, and nothing it wrote may land after the other's write.
 lock_cut() {
-	local label=$1 src=$2 a b da db pid start took healed
+	local label=$1 src=$2 a b da db pid cut_at got_at err_at
 	a=$T/$label/lock-c1
 	b=$T/$label/lock-c2
 	host_mount c1 "$src" "$a"
 	da=$DAEMON
 	host_mount c2 "$src" "$b"
 	db=$DAEMON
-	holder "$a/locked" "$T/$label-holder.out" &
+	holder "$a/locked-$label" "$T/$label-holder.out" &
 	pid=$!
 	for _ in $(seq 100); do
 		grep -q locked "$T/$label-holder.out" 2>/dev/null && break
@@ -275,34 +273,38 @@ lock_cut() {
 	grep -q locked "$T/$label-holder.out" || fail "$label: the holder did not get its lock"
 	sleep 1
 	cut c1
-	start=$EPOCHREALTIME
-	"$PY" - "$b/locked" <<'EOF' || fail "$label: the other host could not take the lock"
-import fcntl, os, sys
+	cut_at=$EPOCHREALTIME
+	"$PY" - "$b/locked-$label" "$T/$label-taker.out" <<'EOF' || fail "$label: the other host could not take the lock"
+import fcntl, os, sys, time
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_APPEND)
 fcntl.lockf(fd, fcntl.LOCK_EX)
+got = time.time()
 os.write(fd, b"taker\n")
 os.fsync(fd)
+open(sys.argv[2], "w").write("%.2f\n" % got)
 EOF
-	took=$(elapsed "$start")
+	got_at=$(cat "$T/$label-taker.out")
+	sleep 2
 	heal c1
-	healed=$EPOCHREALTIME
-	note "$label: the holder cut off: the other host got the lock after $took s (lease $LEASE s)"
-	awk -v t="$took" -v l="$LEASE" 'BEGIN { exit !(t >= l - 1 && t <= 2 * l + 10) }' ||
-		fail "$label: the other host got the lock after $took s, outside [$((LEASE - 1)), $((2 * LEASE + 10))] s"
 	wait "$pid" || fail "$label: the holder failed"
+	read -r _ _ err_at < <(grep "^error " "$T/$label-holder.out") ||
+		fail "$label: the holder, cut off, got no error: $(tr '\n' ' ' <"$T/$label-holder.out")"
 	grep -q "^error 5 " "$T/$label-holder.out" ||
-		fail "$label: the holder, cut off and healed, did not get EIO: $(tr '\n' ' ' <"$T/$label-holder.out")"
-	note "$label: the holder, healed, got EIO after $(elapsed "$healed") s"
+		fail "$label: the holder's error was not EIO: $(tr '\n' ' ' <"$T/$label-holder.out")"
+	note "$label: the holder cut off (lease $LEASE s): it stopped with EIO $(awk -v a="$cut_at" -v b="$err_at" 'BEGIN { printf "%.1f", b - a }') s after the cut, the other host got the lock $(awk -v a="$cut_at" -v b="$got_at" 'BEGIN { printf "%.1f", b - a }') s after it"
+	awk -v e="$err_at" -v g="$got_at" 'BEGIN { exit !(e <= g) }' ||
+		fail "$label: the other host got the lock before the holder stopped"
 	# nothing of the holder's after the taker's line
-	"$PY" - "$b/locked" <<'EOF' || fail "$label: the holder wrote on after losing its lock"
+	"$PY" - "$b/locked-$label" <<'EOF' || fail "$label: the holder wrote on after losing its lock"
 import sys
 lines = open(sys.argv[1]).read().splitlines()
 if "taker" not in lines:
     sys.exit("no taker line: %r" % lines[-5:])
 after = lines[lines.index("taker") + 1:]
 if after:
-    sys.exit("after the taker: %r" % after[:5])
+    sys.exit("after the taker: %r (the file: %r)" % (after[:5], lines[:40]))
 EOF
+	rm -f "$b/locked-$label"
 	podfs_umount "$b" "$db"
 	podfs_umount "$a" "$da"
 }
@@ -317,16 +319,27 @@ NFS3=$(. "$T/nfs/nfs.env" && echo "$PODFS_TEST_NFS3")
 NFS4=$(. "$T/nfs/nfs.env" && echo "$PODFS_TEST_NFS4")
 note "hosts: server $NET.1, clients $NET.2 and $NET.3"
 
+# case LABEL FUNCTION ARG...: run unless PODFS_NETFAULT_CASES (a grep
+# pattern) leaves it out
+case_() {
+	if [ -n "${PODFS_NETFAULT_CASES:-}" ] &&
+		! grep -q -E -e "$PODFS_NETFAULT_CASES" <<<"$1"; then
+		return 0
+	fi
+	# a failed case may have left the link cut
+	heal c1 2>/dev/null || true
+	clean c1 2>/dev/null || true
+	run_case "$@"
+}
+
 for v in 3 4; do
 	src=$NFS3
 	[ "$v" = 4 ] && src=$NFS4
-	run_case "nfs$v hard cut" hard_cut "nfs$v" "$src"
-	run_case "nfs$v soft cut" soft_cut "nfs$v" "$src"
+	case_ "nfs$v hard cut" hard_cut "nfs$v" "$src"
+	case_ "nfs$v soft cut" soft_cut "nfs$v" "$src"
 	if [ "$v" = 3 ] || [ "${PODFS_NETFAULT_OPEN:-0}" = 1 ]; then
-		run_case "nfs$v loss" lossy_fsx "nfs$v" "$src"
+		case_ "nfs$v loss" lossy_fsx "nfs$v" "$src"
 	fi
-	if [ "${PODFS_NETFAULT_OPEN:-0}" = 1 ]; then
-		run_case "nfs$v lock cut" lock_cut "nfs$v" "$src"
-	fi
+	case_ "nfs$v lock cut" lock_cut "nfs$v" "$src"
 done
 e2e_done
